@@ -1,0 +1,55 @@
+import type { Context } from "moleculer";
+import type { DatabaseStatus } from "../services/repo/database.service";
+import type { ConversationWithMembership } from "../services/repo/conversations.service";
+import type { CreateGroupParams, ListMembersParams } from "../services/repo/groups.service";
+import type { ListMessagesParams, MessagePage } from "../services/repo/messages.service";
+import type { CreateSessionParams, RotateSessionParams } from "../services/repo/sessions.service";
+import type { CreateUserParams, Credentials } from "../services/repo/users.service";
+import type { AccessClaims } from "./auth-rules";
+import type { Conversation, Group, Membership, MemberRole, Message, Session, User } from "./types";
+
+/** Every action called across services, with its params and result, so ctx.call is checked. */
+export interface ActionMap {
+	"repo.database.status": { params: Record<string, never>; result: DatabaseStatus };
+
+	"repo.users.create": { params: CreateUserParams; result: User };
+	"repo.users.get": { params: { id: string }; result: User | null };
+	"repo.users.getMany": { params: { ids: string[] }; result: User[] };
+	"repo.users.findCredentials": { params: { usernameKey: string }; result: Credentials | null };
+	"repo.users.searchByPrefix": { params: { prefix: string; limit: number }; result: User[] };
+	"repo.users.update": { params: { id: string; displayName?: string; avatarUrl?: string | null }; result: User | null };
+
+	"repo.sessions.create": { params: CreateSessionParams; result: Session };
+	"repo.sessions.get": { params: { id: string }; result: Session | null };
+	"repo.sessions.rotate": { params: RotateSessionParams; result: boolean };
+	"repo.sessions.revoke": { params: { id: string }; result: boolean };
+	"repo.sessions.prune": { params: { before: string }; result: number };
+
+	"repo.conversations.get": { params: { id: string }; result: Conversation | null };
+	"repo.conversations.ensureDirect": { params: { id: string; userIds: string[] }; result: { conversation: Conversation; created: boolean } };
+	"repo.conversations.membership": { params: { conversationId: string; userId: string }; result: Membership | null };
+	"repo.conversations.listForUser": { params: { userId: string }; result: ConversationWithMembership[] };
+	"repo.conversations.markRead": { params: { conversationId: string; userId: string; seq: number }; result: number | null };
+
+	"repo.groups.create": { params: CreateGroupParams; result: Group };
+	"repo.groups.get": { params: { id: string }; result: Group | null };
+	"repo.groups.getMany": { params: { ids: string[] }; result: Group[] };
+	"repo.groups.members": { params: ListMembersParams; result: Membership[] };
+	"repo.groups.addMembers": { params: { groupId: string; userIds: string[]; maxMembers: number }; result: { group: Group; added: string[] } };
+	"repo.groups.removeMember": { params: { groupId: string; userId: string }; result: { group: Group; removed: Membership } };
+	"repo.groups.setRole": { params: { groupId: string; userId: string; role: Exclude<MemberRole, "owner"> }; result: Membership };
+
+	"repo.messages.nextSeq": { params: { conversationId: string }; result: number };
+	"repo.messages.insert": { params: Omit<Message, "createdAt">; result: { message: Message; duplicate: boolean } };
+	"repo.messages.findByClientMsgId": { params: { senderId: string; clientMsgId: string }; result: Message | null };
+	"repo.messages.getMany": { params: { ids: string[] }; result: Message[] };
+	"repo.messages.list": { params: ListMessagesParams; result: MessagePage };
+
+	"auth.resolveToken": { params: { token: string }; result: AccessClaims };
+}
+
+export type ActionName = keyof ActionMap;
+
+export function call<A extends ActionName>(ctx: Context, action: A, params: ActionMap[A]["params"]): Promise<ActionMap[A]["result"]> {
+	return ctx.call(action, params);
+}

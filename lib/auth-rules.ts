@@ -1,0 +1,74 @@
+import crypto from "crypto";
+import jwt from "jsonwebtoken";
+import { GoChatError } from "./errors";
+
+/** The rules of accounts and tokens, free of I/O so they can be tested alone. */
+
+export const USERNAME_PATTERN = /^[A-Za-z0-9_]{3,32}$/;
+export const PASSWORD_MIN = 8;
+export const PASSWORD_MAX = 128;
+export const DISPLAY_NAME_MAX = 64;
+
+/** Usernames are unique regardless of case: "Alice" and "alice" are one account. */
+export function usernameKey(username: string): string {
+	return username.toLowerCase();
+}
+
+export function isValidUsername(username: string): boolean {
+	return USERNAME_PATTERN.test(username);
+}
+
+export function isValidPassword(password: string): boolean {
+	return password.length >= PASSWORD_MIN && password.length <= PASSWORD_MAX;
+}
+
+export function guestUsername(): string {
+	return `guest_${crypto.randomBytes(6).toString("hex")}`;
+}
+
+export interface AccessClaims {
+	userId: string;
+	sessionId: string;
+}
+
+export function signAccessToken(claims: AccessClaims, secret: string, ttlSeconds: number): string {
+	return jwt.sign({ sid: claims.sessionId }, secret, {
+		algorithm: "HS256",
+		subject: claims.userId,
+		expiresIn: ttlSeconds
+	});
+}
+
+/** Verifies signature, algorithm and expiry; says which one failed. */
+export function verifyAccessToken(token: string, secret: string): AccessClaims {
+	let payload: jwt.JwtPayload | string;
+	try {
+		payload = jwt.verify(token, secret, { algorithms: ["HS256"] });
+	} catch (err) {
+		if ((err as Error).name === "TokenExpiredError") throw new GoChatError("TOKEN_EXPIRED", "The access token has expired");
+		throw new GoChatError("TOKEN_INVALID", "The access token is invalid");
+	}
+	if (typeof payload === "string" || typeof payload.sub !== "string" || typeof payload.sid !== "string") {
+		throw new GoChatError("TOKEN_INVALID", "The access token is invalid");
+	}
+	return { userId: payload.sub, sessionId: payload.sid };
+}
+
+/**
+ * A refresh token is "<sessionId>.<secret>"; only a hash of the secret is stored, so a leaked
+ * database does not hand out sessions.
+ */
+export function newRefreshToken(sessionId: string): { token: string; hash: string } {
+	const secret = crypto.randomBytes(32).toString("base64url");
+	return { token: `${sessionId}.${secret}`, hash: hashSecret(secret) };
+}
+
+export function parseRefreshToken(token: string): { sessionId: string; hash: string } | null {
+	const dot = token.indexOf(".");
+	if (dot <= 0 || dot === token.length - 1) return null;
+	return { sessionId: token.slice(0, dot), hash: hashSecret(token.slice(dot + 1)) };
+}
+
+function hashSecret(secret: string): string {
+	return crypto.createHash("sha256").update(secret).digest("hex");
+}

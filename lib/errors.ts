@@ -1,0 +1,106 @@
+import { Errors } from "moleculer";
+
+/**
+ * The error vocabulary: every layer throws these codes, the gateway maps them to HTTP once.
+ * The HTTP status travels as the Moleculer error `code`, our code as its `type`, so both
+ * survive serialization between nodes.
+ */
+export const ERROR_STATUS = {
+	INVALID_INPUT: 400,
+	MALFORMED_JSON: 400,
+	UNAUTHORIZED: 401,
+	INVALID_CREDENTIALS: 401,
+	TOKEN_INVALID: 401,
+	TOKEN_EXPIRED: 401,
+	TOKEN_REVOKED: 401,
+	REFRESH_TOKEN_INVALID: 401,
+	FORBIDDEN: 403,
+	NOT_MEMBER: 403,
+	ROUTE_NOT_FOUND: 404,
+	USER_NOT_FOUND: 404,
+	CONVERSATION_NOT_FOUND: 404,
+	GROUP_NOT_FOUND: 404,
+	MEMBER_NOT_FOUND: 404,
+	USERNAME_TAKEN: 409,
+	CLIENT_MSG_ID_CONFLICT: 409,
+	GROUP_FULL: 409,
+	PAYLOAD_TOO_LARGE: 413,
+	MESSAGE_TOO_LARGE: 413,
+	TOO_MANY_ATTEMPTS: 429,
+	INTERNAL: 500,
+	SERVICE_UNAVAILABLE: 503
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ErrorBody {
+	error: { code: string; message: string; details?: unknown };
+}
+
+export class GoChatError extends Errors.MoleculerClientError {
+	constructor(code: ErrorCode, message: string, data?: unknown) {
+		super(message, ERROR_STATUS[code], code, data);
+	}
+}
+
+export function fail(code: ErrorCode, message: string, data?: unknown): never {
+	throw new GoChatError(code, message, data);
+}
+
+interface ErrorLike {
+	name?: string;
+	message?: string;
+	code?: unknown;
+	type?: unknown;
+	status?: unknown;
+	data?: unknown;
+}
+
+function isKnownCode(type: unknown): type is ErrorCode {
+	return typeof type === "string" && Object.prototype.hasOwnProperty.call(ERROR_STATUS, type);
+}
+
+function describeValidation(data: unknown): string {
+	const first = Array.isArray(data) ? data[0] : undefined;
+	return first && typeof first.message === "string" ? first.message : "Invalid parameters";
+}
+
+/**
+ * Maps anything thrown while serving a request to the status and body a client sees.
+ * Unknown errors become a bare 500 so no stack or internal message leaks.
+ */
+export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
+	const e = (err ?? {}) as ErrorLike;
+	const reply = (code: ErrorCode, message: string, details?: unknown) => ({
+		status: ERROR_STATUS[code],
+		body: { error: details === undefined ? { code, message } : { code, message, details } }
+	});
+
+	if (isKnownCode(e.type)) return reply(e.type, e.message ?? e.type, e.data);
+	switch (e.type) {
+		case "VALIDATION_ERROR":
+			return reply("INVALID_INPUT", describeValidation(e.data), e.data);
+		case "entity.parse.failed":
+			return reply("MALFORMED_JSON", "The request body is not valid JSON");
+		case "entity.too.large":
+			return reply("PAYLOAD_TOO_LARGE", "The request body is too large");
+		case "encoding.unsupported":
+		case "charset.unsupported":
+			return reply("INVALID_INPUT", "Unsupported request body encoding");
+		case "NOT_FOUND":
+			return reply("ROUTE_NOT_FOUND", "No such route");
+		case "UNSUPPORTED_MEDIA_TYPE":
+			return reply("INVALID_INPUT", "Send the body as application/json");
+		case "PAYLOAD_TOO_LARGE":
+			return reply("PAYLOAD_TOO_LARGE", "The request body is too large");
+	}
+	switch (e.name) {
+		case "ServiceNotFoundError":
+		case "ServiceNotAvailableError":
+		case "RequestTimeoutError":
+		case "QueueIsFullError":
+		case "CircuitBreakerOpenError":
+			return reply("SERVICE_UNAVAILABLE", "The service is temporarily unavailable, retry later");
+	}
+	return reply("INTERNAL", "Internal server error");
+}

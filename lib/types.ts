@@ -1,0 +1,95 @@
+/** Shapes that cross service boundaries and reach clients. IDs are decimal strings, times ISO-8601 UTC. */
+
+export interface User {
+	id: string;
+	username: string;
+	displayName: string;
+	avatarUrl: string | null;
+	isGuest: boolean;
+	createdAt: string;
+}
+
+export type MessageType = "text" | "image" | "file";
+export const MESSAGE_TYPES: MessageType[] = ["text", "image", "file"];
+
+export interface Message {
+	id: string;
+	conversationId: string;
+	senderId: string;
+	type: MessageType;
+	content: string;
+	seq: number;
+	clientMsgId: string;
+	createdAt: string;
+}
+
+export type ConversationType = "direct" | "group" | "world";
+export type MemberRole = "owner" | "admin" | "member";
+
+export interface Conversation {
+	id: string;
+	type: ConversationType;
+	groupId: string | null;
+	lastSeq: number;
+	lastMessageId: string | null;
+	createdAt: string;
+	updatedAt: string;
+}
+
+export interface Membership {
+	conversationId: string;
+	userId: string;
+	role: MemberRole;
+	readSeq: number;
+	joinedAt: string;
+}
+
+/** One row of a user's conversation list. */
+export interface ConversationSummary {
+	id: string;
+	type: ConversationType;
+	title: string;
+	lastMessage: Message | null;
+	lastSeq: number;
+	readSeq: number;
+	unreadCount: number;
+	updatedAt: string;
+}
+
+export interface Group {
+	id: string;
+	name: string;
+	avatarUrl: string | null;
+	ownerId: string;
+	memberCount: number;
+	conversationId: string;
+	createdAt: string;
+	updatedAt: string;
+}
+
+export interface GroupMember {
+	userId: string;
+	role: MemberRole;
+	joinedAt: string;
+	user: User | null;
+}
+
+export interface Session {
+	id: string;
+	userId: string;
+	refreshHash: string;
+	expiresAt: string;
+	revokedAt: string | null;
+}
+
+/** What an authenticated call carries in ctx.meta; kept small on purpose. */
+export interface AuthMeta {
+	userId?: string;
+	sessionId?: string;
+}
+
+export interface AuthResult {
+	user: User;
+	accessToken: string;
+	refreshToken: string;
+}

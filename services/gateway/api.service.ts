@@ -1,0 +1,151 @@
+import type { IncomingMessage, ServerResponse } from "http";
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import ApiGateway from "moleculer-web";
+import { call } from "../../lib/actions";
+import { getConfig } from "../../lib/config";
+import { fail, toHttpError } from "../../lib/errors";
+import type { AuthMeta } from "../../lib/types";
+
+type ApiThis = Service & { server: import("http").Server };
+type Request = IncomingMessage & { $action?: { name: string } };
+
+/** Actions that answer 201 Created when they made something new. */
+const CREATED: Record<string, (data: unknown) => boolean> = {
+	"auth.register": () => true,
+	"auth.guest": () => true,
+	"groups.create": () => true,
+	"conversations.openDirect": data => Boolean((data as { created?: boolean })?.created)
+};
+
+const PUBLIC_ALIASES = {
+	"POST /auth/register": "auth.register",
+	"POST /auth/login": "auth.login",
+	"POST /auth/guest": "auth.guest",
+	"POST /auth/refresh": "auth.refresh"
+};
+
+const AUTHENTICATED_ALIASES = {
+	"POST /auth/logout": "auth.logout",
+	"GET /users/me": "users.me",
+	"PATCH /users/me": "users.updateMe",
+	"GET /users/:id": "users.get",
+	"GET /users": "users.search",
+	"POST /conversations/direct": "conversations.openDirect",
+	"GET /conversations": "conversations.list",
+	"GET /conversations/:conversationId/messages": "messages.history",
+	"POST /conversations/:conversationId/messages": "messages.send",
+	"POST /conversations/:id/read": "conversations.markRead",
+	"POST /groups": "groups.create",
+	"GET /groups/:id": "groups.get",
+	"GET /groups/:id/members": "groups.members",
+	"POST /groups/:id/members": "groups.addMembers",
+	"DELETE /groups/:id/members/:userId": "groups.removeMember",
+	"PATCH /groups/:id/members/:userId": "groups.setRole",
+	"POST /groups/:id/leave": "groups.leave"
+};
+
+/** JSON body limit: room for the largest message even if every character arrives \u-escaped. */
+function bodyLimit(): number {
+	return Math.max(64 * 1024, getConfig().messageMaxBytes * 6 + 4096);
+}
+
+function jsonRoute(name: string, aliases: Record<string, string>, authorization: boolean) {
+	return {
+		name,
+		path: "/api/v1",
+		authorization,
+		mappingPolicy: "restrict",
+		autoAliases: false,
+		aliases,
+		bodyParsers: { json: { limit: bodyLimit(), strict: true }, urlencoded: false },
+		onAfterCall(ctx: Context<unknown, { $statusCode?: number }>, _route: unknown, req: Request, _res: ServerResponse, data: unknown) {
+			const created = req.$action && CREATED[req.$action.name];
+			if (created && created(data)) ctx.meta.$statusCode = 201;
+			return data;
+		}
+	};
+}
+
+/**
+ * The gateway's HTTP face (moleculer-web): REST under /api/v1, health and readiness probes.
+ * Only the aliases below are reachable; every error leaves as {error: {code, message}}.
+ */
+const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
+	name: "api",
+	mixins: [ApiGateway],
+
+	settings: {
+		port: 3000,
+		ip: "0.0.0.0",
+		routes: [
+			jsonRoute("public", PUBLIC_ALIASES, false),
+			jsonRoute("authenticated", AUTHENTICATED_ALIASES, true),
+			{
+				name: "probes",
+				path: "/",
+				mappingPolicy: "restrict",
+				autoAliases: false,
+				bodyParsers: false,
+				aliases: { "GET /health": "api.health", "GET /ready": "api.ready" }
+			}
+		],
+		cors: { origin: "*", methods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"], maxAge: 600 },
+		logRequest: "debug",
+		logResponse: "debug",
+		log4XXResponses: false,
+
+		onError(this: ApiThis, req: IncomingMessage, res: ServerResponse, err: unknown) {
+			const { status, body } = toHttpError(err);
+			if (status >= 500 && status !== 503) this.logger.error(`${req.method} ${req.url} failed:`, err);
+			const retryAfter = (body.error.details as { retryAfter?: number } | undefined)?.retryAfter;
+			if (status === 429 && retryAfter) res.setHeader("Retry-After", String(retryAfter));
+			res.setHeader("Content-Type", "application/json; charset=utf-8");
+			res.writeHead(status);
+			res.end(JSON.stringify(body));
+		}
+	},
+
+	actions: {
+		health: {
+			params: {},
+			handler(this: ApiThis) {
+				return { status: "ok", nodeId: this.broker.nodeID, uptimeSeconds: Math.round(process.uptime()) };
+			}
+		},
+
+		/** Ready when the database answers and every migration has run. */
+		ready: {
+			params: {},
+			async handler(this: ApiThis, ctx: Context) {
+				const database = await call(ctx, "repo.database.status", {});
+				if (!database.reachable) fail("SERVICE_UNAVAILABLE", "The database is unreachable");
+				if (!database.migrated) fail("SERVICE_UNAVAILABLE", `Migrations pending: ${database.pending.join(", ")}`);
+				return { status: "ready", database: { dialect: database.dialect, migrated: true } };
+			}
+		}
+	},
+
+	methods: {
+		/** Bearer token → the caller's user and session in ctx.meta, or a 401 that says why. */
+		async authorize(this: ApiThis, ctx: Context<unknown, AuthMeta>, _route: unknown, req: IncomingMessage) {
+			const header = req.headers.authorization;
+			const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+			if (!match) fail("UNAUTHORIZED", "Send Authorization: Bearer <accessToken>");
+			const claims = await call(ctx, "auth.resolveToken", { token: match[1] });
+			ctx.meta.userId = claims.userId;
+			ctx.meta.sessionId = claims.sessionId;
+		}
+	},
+
+	created(this: ApiThis) {
+		this.settings.port = getConfig().port;
+	},
+
+	started(this: ApiThis) {
+		const address = this.server.address();
+		const port = typeof address === "object" && address ? address.port : this.settings.port;
+		this.logger.info(`GoChat is listening on http://localhost:${port} (REST under /api/v1)`);
+	}
+};
+
+export default ApiService;

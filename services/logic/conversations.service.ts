@@ -1,0 +1,118 @@
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { call } from "../../lib/actions";
+import { directConversationId, parseConversationId } from "../../lib/conversation-id";
+import { fail } from "../../lib/errors";
+import type { AuthMeta, ConversationSummary, Group, Message, User } from "../../lib/types";
+import { conversationIdRule, idRule, seqRule } from "../../lib/validation";
+import type { ConversationWithMembership } from "../repo/conversations.service";
+import { createMembershipMixin, MembershipThis } from "../../mixins/membership.mixin";
+
+interface ConversationsMethods {
+	summarize(ctx: Context, userId: string, rows: ConversationWithMembership[]): Promise<ConversationSummary[]>;
+}
+type ConversationsThis = Service & MembershipThis & ConversationsMethods;
+type AuthedContext<P = unknown> = Context<P, Required<AuthMeta>>;
+
+export const WORLD_TITLE = "World";
+
+/** The caller's conversations: open a 1:1, list them with unread counts, mark as read. */
+const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThis> = {
+	name: "conversations",
+	mixins: [createMembershipMixin()],
+
+	actions: {
+		/** The same 1:1 conversation every time, whoever opens it first. */
+		openDirect: {
+			params: { userId: idRule },
+			async handler(this: ConversationsThis, ctx: AuthedContext<{ userId: string }>): Promise<{ conversation: ConversationSummary; created: boolean }> {
+				const me = ctx.meta.userId;
+				const peerId = ctx.params.userId;
+				if (peerId === me) fail("INVALID_INPUT", "A direct conversation needs another user");
+				const peer = await call(ctx, "repo.users.get", { id: peerId });
+				if (!peer) fail("USER_NOT_FOUND", "No such user");
+				const { conversation, created } = await call(ctx, "repo.conversations.ensureDirect", {
+					id: directConversationId(me, peerId),
+					userIds: [me, peerId]
+				});
+				const membership = await call(ctx, "repo.conversations.membership", { conversationId: conversation.id, userId: me });
+				if (!membership) fail("NOT_MEMBER", "You are not a member of this conversation");
+				const [summary] = await this.summarize(ctx, me, [{ conversation, membership }]);
+				return { conversation: summary, created };
+			}
+		},
+
+		list: {
+			params: {},
+			async handler(this: ConversationsThis, ctx: AuthedContext): Promise<{ conversations: ConversationSummary[] }> {
+				const rows = await call(ctx, "repo.conversations.listForUser", { userId: ctx.meta.userId });
+				return { conversations: await this.summarize(ctx, ctx.meta.userId, rows) };
+			}
+		},
+
+		/** Moves the caller's read position forward (never back), up to the last message. */
+		markRead: {
+			params: { id: conversationIdRule, seq: seqRule },
+			async handler(this: ConversationsThis, ctx: AuthedContext<{ id: string; seq: number }>) {
+				const { conversation } = await this.requireMember(ctx, ctx.params.id);
+				const target = Math.min(ctx.params.seq, conversation.lastSeq);
+				const readSeq = await call(ctx, "repo.conversations.markRead", {
+					conversationId: conversation.id,
+					userId: ctx.meta.userId,
+					seq: target
+				});
+				if (readSeq === null) fail("NOT_MEMBER", "You are not a member of this conversation");
+				return {
+					conversationId: conversation.id,
+					readSeq,
+					lastSeq: conversation.lastSeq,
+					unreadCount: Math.max(0, conversation.lastSeq - readSeq)
+				};
+			}
+		}
+	},
+
+	methods: {
+		/** Adds titles and last messages with one batched read per kind, not one per conversation. */
+		async summarize(this: ConversationsThis, ctx: Context, userId: string, rows: ConversationWithMembership[]): Promise<ConversationSummary[]> {
+			const peerIds = new Set<string>();
+			const groupIds = new Set<string>();
+			for (const { conversation } of rows) {
+				const parsed = parseConversationId(conversation.id);
+				if (parsed?.type === "direct") peerIds.add(parsed.userIds[0] === userId ? parsed.userIds[1] : parsed.userIds[0]);
+				if (conversation.groupId) groupIds.add(conversation.groupId);
+			}
+			const lastIds = rows.map(r => r.conversation.lastMessageId).filter((id): id is string => id !== null);
+			const [users, groups, messages] = await Promise.all([
+				call(ctx, "repo.users.getMany", { ids: [...peerIds] }),
+				call(ctx, "repo.groups.getMany", { ids: [...groupIds] }),
+				call(ctx, "repo.messages.getMany", { ids: lastIds })
+			]);
+			const userById = new Map<string, User>(users.map(u => [u.id, u]));
+			const groupById = new Map<string, Group>(groups.map(g => [g.id, g]));
+			const messageById = new Map<string, Message>(messages.map(m => [m.id, m]));
+
+			return rows.map(({ conversation, membership }) => {
+				const parsed = parseConversationId(conversation.id);
+				let title = WORLD_TITLE;
+				if (parsed?.type === "direct") {
+					const peerId = parsed.userIds[0] === userId ? parsed.userIds[1] : parsed.userIds[0];
+					title = userById.get(peerId)?.displayName ?? "Unknown user";
+				} else if (conversation.groupId) {
+					title = groupById.get(conversation.groupId)?.name ?? "Unknown group";
+				}
+				return {
+					id: conversation.id,
+					type: conversation.type,
+					title,
+					lastMessage: conversation.lastMessageId ? messageById.get(conversation.lastMessageId) ?? null : null,
+					lastSeq: conversation.lastSeq,
+					readSeq: membership.readSeq,
+					unreadCount: Math.max(0, conversation.lastSeq - membership.readSeq),
+					updatedAt: conversation.updatedAt
+				};
+			});
+		}
+	}
+};
+
+export default ConversationsService;

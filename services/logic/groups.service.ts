@@ -1,0 +1,145 @@
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { call } from "../../lib/actions";
+import { getConfig } from "../../lib/config";
+import { groupConversationId } from "../../lib/conversation-id";
+import { fail } from "../../lib/errors";
+import type { AuthMeta, Group, GroupMember, Membership, MemberRole } from "../../lib/types";
+import { displayNameRule, idListRule, idRule, pageLimitRule } from "../../lib/validation";
+import { createSnowflakeMixin, SnowflakeThis } from "../../mixins/snowflake.mixin";
+
+interface GroupsMethods {
+	access(ctx: AuthedContext, groupId: string): Promise<{ group: Group; membership: Membership }>;
+	requireManager(membership: Membership): void;
+	requireUsersExist(ctx: Context, userIds: string[]): Promise<void>;
+}
+type GroupsThis = Service & SnowflakeThis & GroupsMethods;
+type AuthedContext<P = unknown> = Context<P, Required<AuthMeta>>;
+
+/** At most this many user IDs in one create or add request; bigger groups are built in steps. */
+export const MAX_IDS_PER_REQUEST = 1000;
+
+const unique = (ids: string[]) => [...new Set(ids)];
+
+/** Groups: create, inspect, and manage members. The owner and admins add and remove. */
+const GroupsService: ServiceSchema<ServiceSettingSchema, GroupsThis> = {
+	name: "groups",
+	mixins: [createSnowflakeMixin()],
+
+	actions: {
+		create: {
+			params: { name: displayNameRule, memberIds: { ...idListRule(MAX_IDS_PER_REQUEST), optional: true } },
+			async handler(this: GroupsThis, ctx: AuthedContext<{ name: string; memberIds?: string[] }>): Promise<{ group: Group }> {
+				const ownerId = ctx.meta.userId;
+				const memberIds = unique(ctx.params.memberIds ?? []).filter(id => id !== ownerId);
+				const maxMembers = getConfig().groupMaxMembers;
+				if (memberIds.length + 1 > maxMembers) {
+					fail("GROUP_FULL", `A group holds at most ${maxMembers} members`, { maxMembers });
+				}
+				await this.requireUsersExist(ctx, memberIds);
+				const group = await call(ctx, "repo.groups.create", { id: this.nextId(), name: ctx.params.name, ownerId, memberIds, maxMembers });
+				return { group };
+			}
+		},
+
+		get: {
+			params: { id: idRule },
+			async handler(this: GroupsThis, ctx: AuthedContext<{ id: string }>): Promise<{ group: Group }> {
+				const { group } = await this.access(ctx, ctx.params.id);
+				return { group };
+			}
+		},
+
+		members: {
+			params: { id: idRule, limit: pageLimitRule(1000), after: { ...idRule, optional: true } },
+			async handler(this: GroupsThis, ctx: AuthedContext<{ id: string; limit?: number; after?: string }>): Promise<{ members: GroupMember[]; nextCursor: string | null }> {
+				await this.access(ctx, ctx.params.id);
+				const limit = ctx.params.limit ?? 100;
+				const page = await call(ctx, "repo.groups.members", { groupId: ctx.params.id, limit, afterUserId: ctx.params.after });
+				const users = await call(ctx, "repo.users.getMany", { ids: page.map(m => m.userId) });
+				const userById = new Map(users.map(u => [u.id, u]));
+				return {
+					members: page.map(m => ({ userId: m.userId, role: m.role, joinedAt: m.joinedAt, user: userById.get(m.userId) ?? null })),
+					nextCursor: page.length === limit ? page[page.length - 1].userId : null
+				};
+			}
+		},
+
+		addMembers: {
+			params: { id: idRule, userIds: { ...idListRule(MAX_IDS_PER_REQUEST), min: 1 } },
+			async handler(this: GroupsThis, ctx: AuthedContext<{ id: string; userIds: string[] }>): Promise<{ group: Group; added: string[] }> {
+				const { membership } = await this.access(ctx, ctx.params.id);
+				this.requireManager(membership);
+				const userIds = unique(ctx.params.userIds);
+				await this.requireUsersExist(ctx, userIds);
+				return call(ctx, "repo.groups.addMembers", { groupId: ctx.params.id, userIds, maxMembers: getConfig().groupMaxMembers });
+			}
+		},
+
+		removeMember: {
+			params: { id: idRule, userId: idRule },
+			async handler(this: GroupsThis, ctx: AuthedContext<{ id: string; userId: string }>): Promise<{ group: Group }> {
+				const { membership } = await this.access(ctx, ctx.params.id);
+				if (ctx.params.userId !== ctx.meta.userId) {
+					this.requireManager(membership);
+					const target = await call(ctx, "repo.conversations.membership", {
+						conversationId: groupConversationId(ctx.params.id),
+						userId: ctx.params.userId
+					});
+					if (!target) fail("MEMBER_NOT_FOUND", "That user is not a member of this group");
+					if (target.role === "owner") fail("FORBIDDEN", "The owner cannot be removed");
+					if (target.role === "admin" && membership.role !== "owner") fail("FORBIDDEN", "Only the owner removes admins");
+				}
+				const { group } = await call(ctx, "repo.groups.removeMember", { groupId: ctx.params.id, userId: ctx.params.userId });
+				return { group };
+			}
+		},
+
+		leave: {
+			params: { id: idRule },
+			async handler(this: GroupsThis, ctx: AuthedContext<{ id: string }>): Promise<{ group: Group }> {
+				await this.access(ctx, ctx.params.id);
+				const { group } = await call(ctx, "repo.groups.removeMember", { groupId: ctx.params.id, userId: ctx.meta.userId });
+				return { group };
+			}
+		},
+
+		/** The owner makes members admins, or admins members again. */
+		setRole: {
+			params: { id: idRule, userId: idRule, role: { type: "enum", values: ["admin", "member"] } },
+			async handler(this: GroupsThis, ctx: AuthedContext<{ id: string; userId: string; role: Exclude<MemberRole, "owner"> }>): Promise<{ member: Membership }> {
+				const { membership } = await this.access(ctx, ctx.params.id);
+				if (membership.role !== "owner") fail("FORBIDDEN", "Only the owner changes roles");
+				if (ctx.params.userId === ctx.meta.userId) fail("FORBIDDEN", "The owner's own role cannot change");
+				const member = await call(ctx, "repo.groups.setRole", { groupId: ctx.params.id, userId: ctx.params.userId, role: ctx.params.role });
+				return { member };
+			}
+		}
+	},
+
+	methods: {
+		async access(this: GroupsThis, ctx: AuthedContext, groupId: string) {
+			const [group, membership] = await Promise.all([
+				call(ctx, "repo.groups.get", { id: groupId }),
+				call(ctx, "repo.conversations.membership", { conversationId: groupConversationId(groupId), userId: ctx.meta.userId })
+			]);
+			if (!group) fail("GROUP_NOT_FOUND", "No such group");
+			if (!membership) fail("NOT_MEMBER", "You are not a member of this group");
+			return { group, membership };
+		},
+
+		requireManager(this: GroupsThis, membership: Membership) {
+			if (membership.role !== "owner" && membership.role !== "admin") {
+				fail("FORBIDDEN", "Only the owner and admins manage members");
+			}
+		},
+
+		async requireUsersExist(this: GroupsThis, ctx: Context, userIds: string[]) {
+			if (userIds.length === 0) return;
+			const found = new Set((await call(ctx, "repo.users.getMany", { ids: userIds })).map(u => u.id));
+			const missing = userIds.filter(id => !found.has(id));
+			if (missing.length > 0) fail("USER_NOT_FOUND", `Unknown user ID(s): ${missing.slice(0, 10).join(", ")}`, { missing });
+		}
+	}
+};
+
+export default GroupsService;

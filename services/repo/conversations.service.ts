@@ -1,0 +1,109 @@
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Op } from "sequelize";
+import { isUniqueViolation } from "../../lib/db/database";
+import { toConversation, toMembership } from "../../lib/db/models";
+import type { Conversation, Membership } from "../../lib/types";
+import { createDbMixin, DbThis } from "../../mixins/db.mixin";
+
+type ConversationsRepoThis = Service & DbThis;
+
+export interface ConversationWithMembership {
+	conversation: Conversation;
+	membership: Membership;
+}
+
+/** Conversations and their members: who is in what, and how far each member has read. */
+const ConversationsRepoService: ServiceSchema<ServiceSettingSchema, ConversationsRepoThis> = {
+	name: "repo.conversations",
+	mixins: [createDbMixin()],
+	dependencies: ["repo.database"],
+
+	actions: {
+		get: {
+			visibility: "public",
+			params: { id: "string" },
+			async handler(this: ConversationsRepoThis, ctx: Context<{ id: string }>): Promise<Conversation | null> {
+				const row = await this.db.models.Conversation.findByPk(ctx.params.id);
+				return row ? toConversation(row) : null;
+			}
+		},
+
+		/** Creates the 1:1 conversation with both members, or returns it if it exists. */
+		ensureDirect: {
+			visibility: "public",
+			params: { id: "string", userIds: { type: "array", items: "string", length: 2 } },
+			async handler(this: ConversationsRepoThis, ctx: Context<{ id: string; userIds: string[] }>): Promise<{ conversation: Conversation; created: boolean }> {
+				const { Conversation: Conversations, Member } = this.db.models;
+				const existing = await Conversations.findByPk(ctx.params.id);
+				if (existing) return { conversation: toConversation(existing), created: false };
+				const now = new Date();
+				try {
+					const row = await this.db.sequelize.transaction(async transaction => {
+						const created = await Conversations.create({
+							id: ctx.params.id, type: "direct", group_id: null, last_seq: 0, last_message_id: null,
+							created_at: now, updated_at: now
+						}, { transaction });
+						await Member.bulkCreate(ctx.params.userIds.map(userId => ({
+							conversation_id: ctx.params.id, user_id: userId, role: "member", read_seq: 0, joined_at: now
+						})), { transaction });
+						return created;
+					});
+					return { conversation: toConversation(row), created: true };
+				} catch (err) {
+					// Both users opened it at the same moment: the other request created it.
+					if (!isUniqueViolation(err)) throw err;
+					const row = await Conversations.findByPk(ctx.params.id);
+					if (!row) throw err;
+					return { conversation: toConversation(row), created: false };
+				}
+			}
+		},
+
+		membership: {
+			visibility: "public",
+			params: { conversationId: "string", userId: "string" },
+			async handler(this: ConversationsRepoThis, ctx: Context<{ conversationId: string; userId: string }>): Promise<Membership | null> {
+				const row = await this.db.models.Member.findOne({
+					where: { conversation_id: ctx.params.conversationId, user_id: ctx.params.userId }
+				});
+				return row ? toMembership(row) : null;
+			}
+		},
+
+		/** The user's conversations, most recent activity first. */
+		listForUser: {
+			visibility: "public",
+			params: { userId: "string" },
+			async handler(this: ConversationsRepoThis, ctx: Context<{ userId: string }>): Promise<ConversationWithMembership[]> {
+				const memberships = (await this.db.models.Member.findAll({ where: { user_id: ctx.params.userId } })).map(toMembership);
+				if (memberships.length === 0) return [];
+				const rows = await this.db.models.Conversation.findAll({
+					where: { id: { [Op.in]: memberships.map(m => m.conversationId) } },
+					order: [["updated_at", "DESC"], ["id", "ASC"]]
+				});
+				const byConversation = new Map(memberships.map(m => [m.conversationId, m]));
+				return rows.map(row => {
+					const conversation = toConversation(row);
+					return { conversation, membership: byConversation.get(conversation.id)! };
+				});
+			}
+		},
+
+		/** Moves the read position forward only; returns where it stands afterwards. */
+		markRead: {
+			visibility: "public",
+			params: { conversationId: "string", userId: "string", seq: { type: "number", integer: true, min: 0 } },
+			async handler(this: ConversationsRepoThis, ctx: Context<{ conversationId: string; userId: string; seq: number }>): Promise<number | null> {
+				const where = { conversation_id: ctx.params.conversationId, user_id: ctx.params.userId };
+				await this.db.models.Member.update(
+					{ read_seq: ctx.params.seq },
+					{ where: { ...where, read_seq: { [Op.lt]: ctx.params.seq } } }
+				);
+				const row = await this.db.models.Member.findOne({ where });
+				return row ? toMembership(row).readSeq : null;
+			}
+		}
+	}
+};
+
+export default ConversationsRepoService;

@@ -24,11 +24,13 @@ function createSqlite(file: string): Sequelize {
 		logging: false,
 		// IMMEDIATE takes the write lock up front, so two writers wait (busy_timeout) instead of deadlocking.
 		transactionType: Transaction.TYPES.IMMEDIATE,
+		// A write outside a transaction can still meet the lock: retry it from JS rather than block a thread long.
+		retry: { max: 10, match: [/SQLITE_BUSY/] },
 		hooks: {
 			afterConnect: async (connection: unknown) => {
 				const db = connection as { run(sql: string, cb: (err: Error | null) => void): void };
 				const run = (sql: string) => new Promise<void>((resolve, reject) => db.run(sql, err => (err ? reject(err) : resolve())));
-				await run("PRAGMA busy_timeout = 10000");
+				await run("PRAGMA busy_timeout = 1000");
 				if (!inMemory) await run("PRAGMA journal_mode = WAL");
 				await run("PRAGMA foreign_keys = ON");
 			}

@@ -1,4 +1,4 @@
-import { Sequelize } from "sequelize";
+import { Sequelize, Transaction } from "sequelize";
 import { createSequelize } from "./connection";
 import { defineModels, Models } from "./models";
 
@@ -7,6 +7,22 @@ export interface Database {
 	url: string;
 	sequelize: Sequelize;
 	models: Models;
+	/** Runs fn in a transaction; commits when it resolves, rolls back when it throws. */
+	transaction<T>(fn: (transaction: Transaction) => Promise<T>): Promise<T>;
+}
+
+/**
+ * SQLite has one writer at a time, and a writer that waits for the lock blocks one of libuv's
+ * four threads: enough waiters and the lock holder can never commit. Queuing write transactions
+ * in the process keeps them from waiting on each other inside SQLite.
+ */
+function serializedTransactions(sequelize: Sequelize): Database["transaction"] {
+	let tail: Promise<unknown> = Promise.resolve();
+	return fn => {
+		const run = tail.then(() => sequelize.transaction(fn));
+		tail = run.catch(() => undefined);
+		return run;
+	};
 }
 
 const open = new Map<string, { db: Database; users: number }>();
@@ -15,7 +31,10 @@ export function acquireDatabase(url: string): Database {
 	let entry = open.get(url);
 	if (!entry) {
 		const sequelize = createSequelize(url);
-		entry = { db: { url, sequelize, models: defineModels(sequelize) }, users: 0 };
+		const transaction: Database["transaction"] = sequelize.getDialect() === "sqlite"
+			? serializedTransactions(sequelize)
+			: fn => sequelize.transaction(fn);
+		entry = { db: { url, sequelize, models: defineModels(sequelize), transaction }, users: 0 };
 		open.set(url, entry);
 	}
 	entry.users++;

@@ -38,7 +38,7 @@ const ConversationsRepoService: ServiceSchema<ServiceSettingSchema, Conversation
 				if (existing) return { conversation: toConversation(existing), created: false };
 				const now = new Date();
 				try {
-					const row = await this.db.sequelize.transaction(async transaction => {
+					const row = await this.db.transaction(async transaction => {
 						const created = await Conversations.create({
 							id: ctx.params.id, type: "direct", group_id: null, last_seq: 0, last_message_id: null,
 							created_at: now, updated_at: now

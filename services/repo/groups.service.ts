@@ -49,7 +49,7 @@ const GroupsRepoService: ServiceSchema<ServiceSettingSchema, GroupsRepoThis> = {
 				const { Group: Groups, Conversation, Member } = this.db.models;
 				const conversationId = groupConversationId(id);
 				const now = new Date();
-				const row = await this.db.sequelize.transaction(async transaction => {
+				const row = await this.db.transaction(async transaction => {
 					const group = await Groups.create({
 						id, name, avatar_url: null, owner_id: ownerId, member_count: memberIds.length + 1,
 						max_members: maxMembers, created_at: now, updated_at: now
@@ -124,7 +124,7 @@ const GroupsRepoService: ServiceSchema<ServiceSettingSchema, GroupsRepoThis> = {
 				const { groupId, userIds, maxMembers } = ctx.params;
 				const { Group: Groups, Member } = this.db.models;
 				const conversationId = groupConversationId(groupId);
-				return this.db.sequelize.transaction(async transaction => {
+				return this.db.transaction(async transaction => {
 					const group = await this.lockGroup(groupId, transaction);
 					const existing = await Member.findAll({
 						where: { conversation_id: conversationId, user_id: { [Op.in]: userIds } },
@@ -159,7 +159,7 @@ const GroupsRepoService: ServiceSchema<ServiceSettingSchema, GroupsRepoThis> = {
 				const { groupId, userId } = ctx.params;
 				const { Group: Groups, Member } = this.db.models;
 				const conversationId = groupConversationId(groupId);
-				return this.db.sequelize.transaction(async transaction => {
+				return this.db.transaction(async transaction => {
 					const group = await this.lockGroup(groupId, transaction);
 					const row = await Member.findOne({ where: { conversation_id: conversationId, user_id: userId }, transaction });
 					if (!row) fail("MEMBER_NOT_FOUND", "That user is not a member of this group");

@@ -59,7 +59,7 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 				const now = new Date();
 				const { Message: Messages, Conversation, Member } = this.db.models;
 				try {
-					const row = await this.db.sequelize.transaction(async transaction => {
+					const row = await this.db.transaction(async transaction => {
 						const created = await Messages.create({
 							id: m.id, conversation_id: m.conversationId, sender_id: m.senderId, type: m.type,
 							content: m.content, seq: m.seq, client_msg_id: m.clientMsgId, created_at: now

@@ -53,7 +53,7 @@ const UsersRepoService: ServiceSchema<ServiceSettingSchema, UsersRepoThis> = {
 				const now = new Date();
 				const { User, Member } = this.db.models;
 				try {
-					return await this.db.sequelize.transaction(async transaction => {
+					return await this.db.transaction(async transaction => {
 						const row = await User.create({
 							id: p.id,
 							username: p.username,

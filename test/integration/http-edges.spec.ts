@@ -1,0 +1,79 @@
+import { startGoChat, RunningGoChat } from "../helpers/gochat";
+import { Account, Api, register } from "../helpers/http";
+
+describe("HTTP edges: probes, malformed requests, unknown routes", () => {
+	let gochat: RunningGoChat;
+	let api: Api;
+	let alice: Account;
+
+	beforeAll(async () => {
+		gochat = await startGoChat({ MESSAGE_MAX_BYTES: "1024" });
+		api = new Api(gochat.baseUrl);
+		alice = await register(api, "alice");
+	});
+	afterAll(() => gochat.stop());
+
+	test("health answers alive and ready reports a migrated database", async () => {
+		const health = await api.get("/health");
+		expect(health.status).toBe(200);
+		expect(health.body.status).toBe("ok");
+		const ready = await api.get("/ready");
+		expect(ready.status).toBe(200);
+		expect(ready.body).toMatchObject({ status: "ready", database: { migrated: true } });
+	});
+
+	test("malformed JSON is a 400 and changes nothing", async () => {
+		const res = await api.request("POST", "/api/v1/auth/register", undefined, { raw: '{"username": "broken",' });
+		expect([res.status, res.body.error.code]).toEqual([400, "MALFORMED_JSON"]);
+		const search = await alice.api.get("/api/v1/users?q=broken");
+		expect(search.body.users).toEqual([]);
+	});
+
+	test("a body over the limit is a 413", async () => {
+		const res = await alice.api.post("/api/v1/conversations/world/messages", { clientMsgId: "huge", type: "text", content: "x".repeat(200 * 1024) });
+		expect([res.status, res.body.error.code]).toEqual([413, "PAYLOAD_TOO_LARGE"]);
+		const history = await alice.api.get("/api/v1/conversations/world/messages");
+		expect(history.body.messages).toEqual([]);
+	});
+
+	test("an unknown route is a JSON 404", async () => {
+		for (const [method, path] of [["GET", "/nope"], ["GET", "/api/v1/nope"], ["DELETE", "/api/v1/users/me"], ["GET", "/api/v1/auth/login"]]) {
+			const res = await alice.api.request(method, path);
+			expect(res.status).toBe(404);
+			expect(res.headers.get("content-type")).toContain("application/json");
+			expect(res.body.error.code).toBe("ROUTE_NOT_FOUND");
+		}
+	});
+
+	test("internal actions are not reachable over HTTP", async () => {
+		for (const path of ["/api/v1/repo.users/get", "/api/v1/$node/list", "/repo.users.getMany", "/api/v1/auth/resolveToken"]) {
+			const res = await alice.api.request("GET", path);
+			expect(res.status).toBe(404);
+		}
+	});
+
+	test("no body a client can send to any route yields a 500 or a stack trace", async () => {
+		const routes: Array<[string, string]> = [
+			["POST", "/api/v1/auth/register"], ["POST", "/api/v1/auth/login"], ["POST", "/api/v1/auth/guest"],
+			["POST", "/api/v1/auth/refresh"], ["PATCH", "/api/v1/users/me"],
+			["GET", "/api/v1/users"], ["POST", "/api/v1/conversations/direct"], ["GET", "/api/v1/conversations/world/messages"],
+			["POST", "/api/v1/conversations/world/messages"], ["POST", "/api/v1/conversations/world/read"],
+			["POST", "/api/v1/groups"], ["GET", "/api/v1/groups/1"], ["POST", "/api/v1/groups/1/members"],
+			["DELETE", "/api/v1/groups/1/members/2"], ["PATCH", "/api/v1/groups/1/members/2"], ["POST", "/api/v1/groups/1/leave"],
+			["POST", "/api/v1/auth/logout"]
+		];
+		const bodies = ["[]", "null", "42", '"text"', "{}", '{"username":{"$gt":""}}', '{"seq":"1e309"}',
+			'{"clientMsgId":[],"type":{},"content":null}', '{"userIds":"1,2"}', '{"memberIds":[1,2]}', '{"name":"' + "n".repeat(500) + '"}',
+			'{"__proto__":{"admin":true}}', '{"refreshToken":"' + "a".repeat(10000) + '"}'];
+		for (const [method, path] of routes) {
+			for (const raw of bodies) {
+				const res = await alice.api.request(method, path, undefined, method === "GET" ? {} : { raw });
+				if (res.status >= 500) throw new Error(`${method} ${path} with ${raw.slice(0, 60)} answered ${res.status}: ${JSON.stringify(res.body)}`);
+				if (res.status >= 400) {
+					expect(typeof res.body.error.code).toBe("string");
+					expect(JSON.stringify(res.body)).not.toMatch(/at .+\.(ts|js):\d+/);
+				}
+			}
+		}
+	});
+});

@@ -1,0 +1,32 @@
+import { ConfigError, loadConfig } from "../../../lib/config";
+
+const base = { DATABASE_URL: "sqlite::memory:" };
+
+describe("loadConfig", () => {
+	test("defaults run everything embedded on port 3000", () => {
+		const config = loadConfig(base);
+		expect(config).toMatchObject({ port: 3000, services: ["gateway", "logic", "repo", "task"], messageMaxBytes: 16384, groupMaxMembers: 10000, workerId: 0 });
+		expect(config.jwtSecretSource).toBe("generated");
+		expect(config.jwtSecret.length).toBeGreaterThanOrEqual(32);
+	});
+
+	test("reads every variable it documents", () => {
+		const config = loadConfig({
+			...base, PORT: "8080", JWT_SECRET: "k".repeat(40), SERVICES: "gateway,repo/users", WORKER_ID: "12",
+			MESSAGE_MAX_BYTES: "100", GROUP_MAX_MEMBERS: "50", LOG_LEVEL: "debug", MIGRATE_ON_START: "false"
+		});
+		expect(config).toMatchObject({
+			port: 8080, jwtSecret: "k".repeat(40), jwtSecretSource: "env", services: ["gateway", "repo/users"], workerId: 12,
+			messageMaxBytes: 100, groupMaxMembers: 50, logLevel: "debug", migrateOnStart: false
+		});
+	});
+
+	test.each([
+		["PORT", "http"], ["PORT", "70000"], ["WORKER_ID", "1024"], ["JWT_SECRET", "short"], ["DATABASE_URL", "postgres://x/y"],
+		["DATABASE_URL", "mysql://host"], ["SERVICES", "gateway,chat"], ["LOG_LEVEL", "loud"], ["MIGRATE_ON_START", "maybe"],
+		["MESSAGE_MAX_BYTES", "0"], ["BCRYPT_ROUNDS", "3"]
+	])("an invalid %s (%p) stops the start with a message naming it", (name, value) => {
+		expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
+		expect(() => loadConfig({ ...base, [name]: value })).toThrow(new RegExp(`^${name}: `));
+	});
+});

@@ -26,6 +26,7 @@ export const ERROR_STATUS = {
 	GROUP_FULL: 409,
 	PAYLOAD_TOO_LARGE: 413,
 	MESSAGE_TOO_LARGE: 413,
+	UNSUPPORTED_MEDIA_TYPE: 415,
 	TOO_MANY_ATTEMPTS: 429,
 	INTERNAL: 500,
 	SERVICE_UNAVAILABLE: 503
@@ -60,9 +61,19 @@ function isKnownCode(type: unknown): type is ErrorCode {
 	return typeof type === "string" && Object.prototype.hasOwnProperty.call(ERROR_STATUS, type);
 }
 
-function describeValidation(data: unknown): string {
-	const first = Array.isArray(data) ? data[0] : undefined;
-	return first && typeof first.message === "string" ? first.message : "Invalid parameters";
+interface ValidationItem {
+	field?: string;
+	type?: string;
+	message?: string;
+}
+
+function validationItems(data: unknown): ValidationItem[] {
+	return Array.isArray(data) ? data : [];
+}
+
+/** Only what helps the client fix its request: which field and what is wrong with it. */
+function validationDetails(data: unknown) {
+	return validationItems(data).map(({ field, type, message }) => ({ field, type, message }));
 }
 
 /**
@@ -79,7 +90,9 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
 	if (isKnownCode(e.type)) return reply(e.type, e.message ?? e.type, e.data);
 	switch (e.type) {
 		case "VALIDATION_ERROR":
-			return reply("INVALID_INPUT", describeValidation(e.data), e.data);
+			return reply("INVALID_INPUT", validationItems(e.data)[0]?.message ?? "Invalid parameters", validationDetails(e.data));
+		case "UNABLE_DECODE_PARAM":
+			return reply("INVALID_INPUT", "A path parameter is not valid URL encoding");
 		case "entity.parse.failed":
 			return reply("MALFORMED_JSON", "The request body is not valid JSON");
 		case "entity.too.large":
@@ -89,8 +102,6 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
 			return reply("INVALID_INPUT", "Unsupported request body encoding");
 		case "NOT_FOUND":
 			return reply("ROUTE_NOT_FOUND", "No such route");
-		case "UNSUPPORTED_MEDIA_TYPE":
-			return reply("INVALID_INPUT", "Send the body as application/json");
 		case "PAYLOAD_TOO_LARGE":
 			return reply("PAYLOAD_TOO_LARGE", "The request body is too large");
 	}
@@ -100,6 +111,11 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
 		case "RequestTimeoutError":
 		case "QueueIsFullError":
 		case "CircuitBreakerOpenError":
+		case "SequelizeConnectionError":
+		case "SequelizeConnectionRefusedError":
+		case "SequelizeHostNotFoundError":
+		case "SequelizeConnectionTimedOutError":
+		case "SequelizeConnectionAcquireTimeoutError":
 			return reply("SERVICE_UNAVAILABLE", "The service is temporarily unavailable, retry later");
 	}
 	return reply("INTERNAL", "Internal server error");

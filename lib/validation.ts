@@ -2,10 +2,14 @@ import { DISPLAY_NAME_MAX } from "./auth-rules";
 
 /** Parameter rules (fastest-validator) that several actions share. */
 
+/**
+ * IDs in their one spelling: MariaDB compares BIGINT columns as numbers, so "0123" would reach
+ * row 123 there while SQLite (IDs as text) finds nothing. Refusing leading zeros makes both agree.
+ */
 export const idRule = {
 	type: "string",
-	pattern: /^\d{1,20}$/,
-	messages: { stringPattern: "'{field}' must be an ID (a decimal string)" }
+	pattern: /^(0|[1-9]\d{0,19})$/,
+	messages: { stringPattern: "'{field}' must be an ID (a decimal string without leading zeros)" }
 };
 
 export const idListRule = (max: number) => ({
@@ -29,3 +33,10 @@ export const conversationIdRule = { type: "string", min: 1, max: 64 };
 export const seqRule = { type: "number", integer: true, min: 0, convert: true };
 
 export const pageLimitRule = (max: number) => ({ type: "number", integer: true, min: 1, max, convert: true, optional: true });
+
+/** fastest-validator's own enum message prints the allowed values where the sent value should be. */
+export const enumRule = (values: readonly string[]) => ({
+	type: "enum",
+	values,
+	messages: { enumValue: `'{field}' must be one of: ${values.join(", ")}` }
+});

@@ -5,16 +5,17 @@ import { call } from "../../lib/actions";
 import { getConfig } from "../../lib/config";
 import { fail, toHttpError } from "../../lib/errors";
 import type { AuthMeta } from "../../lib/types";
+import { requestHygiene } from "./request-hygiene";
 
 type ApiThis = Service & { server: import("http").Server };
 type Request = IncomingMessage & { $action?: { name: string } };
 
-/** Actions that answer 201 Created when they made something new. */
-const CREATED: Record<string, (data: unknown) => boolean> = {
-	"auth.register": () => true,
-	"auth.guest": () => true,
-	"groups.create": () => true,
-	"conversations.openDirect": data => Boolean((data as { created?: boolean })?.created)
+/** Actions that answer 201 Created, with the Location of what they made, when they made something. */
+const CREATED: Record<string, (data: any) => string | null> = {
+	"auth.register": data => `/api/v1/users/${data.user.id}`,
+	"auth.guest": data => `/api/v1/users/${data.user.id}`,
+	"groups.create": data => `/api/v1/groups/${data.group.id}`,
+	"conversations.openDirect": data => (data.created ? `/api/v1/conversations/${data.conversation.id}/messages` : null)
 };
 
 const PUBLIC_ALIASES = {
@@ -58,9 +59,13 @@ function jsonRoute(name: string, aliases: Record<string, string>, authorization:
 		autoAliases: false,
 		aliases,
 		bodyParsers: { json: { limit: bodyLimit(), strict: true }, urlencoded: false },
-		onAfterCall(ctx: Context<unknown, { $statusCode?: number }>, _route: unknown, req: Request, _res: ServerResponse, data: unknown) {
-			const created = req.$action && CREATED[req.$action.name];
-			if (created && created(data)) ctx.meta.$statusCode = 201;
+		use: [requestHygiene],
+		onAfterCall(ctx: Context<unknown, { $statusCode?: number; $location?: string }>, _route: unknown, req: Request, _res: ServerResponse, data: unknown) {
+			const location = req.$action && CREATED[req.$action.name]?.(data);
+			if (location) {
+				ctx.meta.$statusCode = 201;
+				ctx.meta.$location = location;
+			}
 			return data;
 		}
 	};
@@ -89,7 +94,7 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 				aliases: { "GET /health": "api.health", "GET /ready": "api.ready" }
 			}
 		],
-		cors: { origin: "*", methods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"], maxAge: 600 },
+		cors: { origin: "*", methods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"], exposedHeaders: ["Retry-After", "Location"], maxAge: 600 },
 		logRequest: "debug",
 		logResponse: "debug",
 		log4XXResponses: false,
@@ -99,6 +104,11 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 			if (status >= 500 && status !== 503) this.logger.error(`${req.method} ${req.url} failed:`, err);
 			const retryAfter = (body.error.details as { retryAfter?: number } | undefined)?.retryAfter;
 			if (status === 429 && retryAfter) res.setHeader("Retry-After", String(retryAfter));
+			// Errors raised before routing (body parsing) miss the CORS headers; browsers need them to read the error.
+			if (req.headers.origin && !res.hasHeader("Access-Control-Allow-Origin")) {
+				res.setHeader("Access-Control-Allow-Origin", "*");
+				res.setHeader("Access-Control-Expose-Headers", "Retry-After, Location");
+			}
 			res.setHeader("Content-Type", "application/json; charset=utf-8");
 			res.writeHead(status);
 			res.end(JSON.stringify(body));

@@ -145,7 +145,7 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 				const claims = verifyAccessToken(ctx.params.token, getConfig().jwtSecret);
 				const session = await call(ctx, "repo.sessions.get", { id: claims.sessionId });
 				if (!session || session.revokedAt || session.userId !== claims.userId) {
-					fail("TOKEN_REVOKED", "The access token was revoked (logged out)");
+					fail("TOKEN_REVOKED", "The access token's session has ended (logged out or revoked)");
 				}
 				return claims;
 			}

@@ -20,6 +20,7 @@ export const MAX_IDS_PER_REQUEST = 1000;
 
 const unique = (ids: string[]) => [...new Set(ids)];
 
+
 /** Groups: create, inspect, and manage members. The owner and admins add and remove. */
 const GroupsService: ServiceSchema<ServiceSettingSchema, GroupsThis> = {
 	name: "groups",

@@ -187,15 +187,22 @@ const GroupsRepoService: ServiceSchema<ServiceSettingSchema, GroupsRepoThis> = {
 			}
 		},
 
+		/** Makes a member admin or member again; never touches the owner's row, so a group keeps its one owner. */
 		setRole: {
 			visibility: "public",
 			params: { groupId: "string", userId: "string", role: { type: "enum", values: ["admin", "member"] } },
 			async handler(this: GroupsRepoThis, ctx: Context<{ groupId: string; userId: string; role: MemberRole }>): Promise<Membership> {
 				const where = { conversation_id: groupConversationId(ctx.params.groupId), user_id: ctx.params.userId };
-				await this.db.models.Member.update({ role: ctx.params.role }, { where });
-				const row = await this.db.models.Member.findOne({ where });
-				if (!row) fail("MEMBER_NOT_FOUND", "That user is not a member of this group");
-				return toMembership(row);
+				const { Member } = this.db.models;
+				return this.db.sequelize.transaction(async transaction => {
+					await this.lockGroup(ctx.params.groupId, transaction);
+					const row = await Member.findOne({ where, transaction });
+					if (!row) fail("MEMBER_NOT_FOUND", "That user is not a member of this group");
+					const member = toMembership(row);
+					if (member.role === "owner") fail("FORBIDDEN", "The owner's role cannot change");
+					await Member.update({ role: ctx.params.role }, { where, transaction });
+					return { ...member, role: ctx.params.role };
+				});
 			}
 		}
 	},

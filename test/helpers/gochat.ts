@@ -56,7 +56,13 @@ export async function startGoChat(env: Record<string, string> = {}): Promise<Run
 	}));
 	const broker = new ServiceBroker({ ...createBrokerOptions(config), logger: false });
 	for (const file of serviceFiles(config.services)) broker.loadService(file);
-	await broker.start();
+	try {
+		await broker.start();
+	} catch (err) {
+		await broker.stop().catch(() => undefined);
+		await database.drop();
+		throw err;
+	}
 	const api = broker.getLocalService("api") as unknown as { server: import("http").Server };
 	const address = api.server.address();
 	if (!address || typeof address === "string") throw new Error("the API server is not listening");

@@ -56,6 +56,18 @@ describe("groups over HTTP", () => {
 
 	const ids = (accounts: Account[]) => accounts.map(a => a.user.id).sort();
 
+	/**
+	 * "0123" is not the ID "123". Refused either as no such thing (404, what the groups service
+	 * answers) or as not an ID at all (400, should the shared ID rule come to forbid leading zeros);
+	 * never as an alias of the real record, which is what MariaDB's numeric BIGINT comparison did.
+	 */
+	function expectNotAnAlias(res: Reply, notFoundCode: string): void {
+		expect([
+			{ status: 404, code: notFoundCode },
+			{ status: 400, code: "INVALID_INPUT" }
+		]).toContainEqual({ status: res.status, code: res.body?.error?.code });
+	}
+
 	// ---- POST /groups --------------------------------------------------------------------
 
 	describe("creating a group", () => {
@@ -194,6 +206,16 @@ describe("groups over HTTP", () => {
 			expectError(res, 400, "INVALID_INPUT");
 			expect(await groupAs(owner, group.id)).toMatchObject({ memberCount: 2, ownerId: owner.user.id });
 			expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
+		});
+
+		test.each(routes)("%s with the group ID spelled with a leading zero does not reach the group, even for its owner", async (_route, method, path, body) => {
+			const [owner, bob, carol] = await users(3, "zerogroup");
+			const group = await createGroup(owner, [bob]);
+			const res = await owner.api.request(method, `/api/v1${path(`0${group.id}`, bob.user.id)}`, bodyFor(body, carol.user.id));
+			expectNotAnAlias(res, "GROUP_NOT_FOUND");
+			expect(await groupAs(owner, group.id)).toMatchObject({ memberCount: 2, ownerId: owner.user.id });
+			expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
+			expect(await groupConversations(carol)).toEqual([]);
 		});
 
 		test.each(routes)("%s by someone outside the group answers 403 NOT_MEMBER and changes nothing", async (_route, method, path, body) => {
@@ -354,6 +376,17 @@ describe("groups over HTTP", () => {
 			expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
 		});
 
+		test("the same user added by the owner and an admin at the same moment joins once", async () => {
+			const [owner, admin, carol] = await users(3, "doubleadd");
+			const group = await createGroup(owner, [admin]);
+			expect((await owner.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "admin" })).status).toBe(200);
+			const results = await Promise.all([owner, admin].map(a => a.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [carol.user.id] })));
+			expect(results.map(r => r.status)).toEqual([200, 200]);
+			expect(results.flatMap(r => r.body.added)).toEqual([carol.user.id]);
+			expect((await groupAs(carol, group.id)).memberCount).toBe(3);
+			expect(Object.keys(await rolesAs(carol, group.id)).sort()).toEqual(ids([owner, admin, carol]));
+		});
+
 		test("two simultaneous adds that would overflow together: exactly one succeeds and the group stops at the limit", async () => {
 			const [owner, bob, first1, first2, first3, second1, second2, second3] = await users(8, "race");
 			const group = await createGroup(owner, [bob]);
@@ -417,6 +450,27 @@ describe("groups over HTTP", () => {
 			expectError(res, 403, "FORBIDDEN");
 			expect((await rolesAs(owner, group.id))[owner.user.id]).toBe("owner");
 			expect((await groupAs(bob, group.id)).ownerId).toBe(owner.user.id);
+		});
+
+		test("the owner cannot demote themselves by writing their ID with a leading zero, and keeps the owner's powers", async () => {
+			const [owner, bob, carol] = await users(3, "zeroowner");
+			const group = await createGroup(owner, [bob]);
+			for (const role of ["member", "admin"]) {
+				const res = await owner.api.patch(`/api/v1/groups/${group.id}/members/0${owner.user.id}`, { role });
+				expectNotAnAlias(res, "MEMBER_NOT_FOUND");
+			}
+			expect(await rolesAs(bob, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
+			expect((await groupAs(bob, group.id)).ownerId).toBe(owner.user.id);
+			const add = await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [carol.user.id] });
+			expect(add.status).toBe(200);
+		});
+
+		test("a member's ID written with a leading zero does not reach that member: their role stays", async () => {
+			const [owner, bob] = await users(2, "zerorole");
+			const group = await createGroup(owner, [bob]);
+			const res = await owner.api.patch(`/api/v1/groups/${group.id}/members/0${bob.user.id}`, { role: "admin" });
+			expectNotAnAlias(res, "MEMBER_NOT_FOUND");
+			expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
 		});
 
 		test("changing the role of someone outside the group answers 404 MEMBER_NOT_FOUND and does not add them", async () => {
@@ -547,6 +601,14 @@ describe("groups over HTTP", () => {
 			expect((await groupAs(owner, group.id)).memberCount).toBe(2);
 		});
 
+		test("a member's ID written with a leading zero does not remove that member", async () => {
+			const [owner, bob] = await users(2, "zeroremove");
+			const group = await createGroup(owner, [bob]);
+			expectNotAnAlias(await owner.api.delete(`/api/v1/groups/${group.id}/members/0${bob.user.id}`), "MEMBER_NOT_FOUND");
+			expect(await groupAs(bob, group.id)).toMatchObject({ memberCount: 2 });
+			expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
+		});
+
 		test("a removed member can be added back and sees the group again", async () => {
 			const [owner, bob] = await users(2, "readmit");
 			const group = await createGroup(owner, [bob]);
@@ -631,6 +693,19 @@ describe("groups over HTTP", () => {
 			const remove = await earlyMember.api.delete(`/api/v1/groups/${group.id}/members/${lateMember.user.id}`);
 			expect(remove.status).toBe(200);
 			expect(remove.body.group.memberCount).toBe(1);
+		});
+
+		test("when the owner and their heir leave at the same moment, exactly one remaining member becomes owner", async () => {
+			const [owner, heir, carol, dave] = await users(4, "heirrace");
+			const group = await createGroup(owner, [heir]);
+			expect((await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [carol.user.id, dave.user.id] })).status).toBe(200);
+			const results = await Promise.all([owner, heir].map(a => a.api.post(`/api/v1/groups/${group.id}/leave`)));
+			expect(results.map(r => r.status)).toEqual([200, 200]);
+			const roles = await rolesAs(carol, group.id);
+			expect(Object.keys(roles).sort()).toEqual(ids([carol, dave]));
+			const owners = Object.keys(roles).filter(id => roles[id] === "owner");
+			expect(owners).toHaveLength(1);
+			expect(await groupAs(dave, group.id)).toMatchObject({ memberCount: 2, ownerId: owners[0] });
 		});
 
 		test("members leaving at the same moment each lower the member count exactly once", async () => {

@@ -29,11 +29,53 @@ describe("HTTP edges: probes, malformed requests, unknown routes", () => {
 		expect(search.body.users).toEqual([]);
 	});
 
+	test("a body that is not JSON is refused with 415, not silently ignored", async () => {
+		const res = await api.request("POST", "/api/v1/auth/login", undefined, { raw: "username=a&password=b", headers: { "content-type": "application/x-www-form-urlencoded" } });
+		expect([res.status, res.body.error.code]).toEqual([415, "UNSUPPORTED_MEDIA_TYPE"]);
+	});
+
+	test("writes read the body only: a query string cannot carry or override their input", async () => {
+		const viaQuery = await api.request("POST", `/api/v1/auth/login?username=${alice.user.username}&password=correct%20horse`, {});
+		expect([viaQuery.status, viaQuery.body.error.code]).toEqual([400, "INVALID_INPUT"]);
+		const sent = await alice.api.post("/api/v1/conversations/world/messages?content=from-query", { clientMsgId: "q-1", type: "text", content: "from-body" });
+		expect(sent.body.message.content).toBe("from-body");
+	});
+
+	test("an empty query value counts as absent", async () => {
+		const all = await alice.api.get("/api/v1/conversations/world/messages");
+		const empty = await alice.api.get("/api/v1/conversations/world/messages?beforeSeq=&afterSeq=");
+		expect(empty.status).toBe(200);
+		expect(empty.body).toEqual(all.body);
+	});
+
+	test("a badly encoded path parameter is a 400, and so is an ID with a leading zero", async () => {
+		const res = await alice.api.get("/api/v1/users/%E0%A4%A");
+		expect([res.status, res.body.error.code]).toEqual([400, "INVALID_INPUT"]);
+		const padded = await alice.api.get(`/api/v1/users/0${alice.user.id}`);
+		expect([padded.status, padded.body.error.code]).toEqual([400, "INVALID_INPUT"]);
+	});
+
+	test("errors carry CORS headers so a browser can read them, and created resources a Location", async () => {
+		const res = await api.request("POST", "/api/v1/auth/register", undefined, { raw: "{oops", headers: { origin: "https://app.example.com", "content-type": "application/json" } });
+		expect(res.status).toBe(400);
+		expect(res.headers.get("access-control-allow-origin")).toBe("*");
+		const created = await api.post("/api/v1/auth/guest", {});
+		expect(created.status).toBe(201);
+		expect(created.headers.get("location")).toBe(`/api/v1/users/${created.body.user.id}`);
+	});
+
+	test("validation errors name the field and leak no internals", async () => {
+		const res = await alice.api.post("/api/v1/conversations/world/messages", { clientMsgId: "v-1", type: "sticker", content: "x" });
+		expect(res.status).toBe(400);
+		expect(res.body.error.message).toBe("'type' must be one of: text, image, file");
+		expect(res.body.error.details).toEqual([{ field: "type", type: "enumValue", message: "'type' must be one of: text, image, file" }]);
+	});
+
 	test("a body over the limit is a 413", async () => {
 		const res = await alice.api.post("/api/v1/conversations/world/messages", { clientMsgId: "huge", type: "text", content: "x".repeat(200 * 1024) });
 		expect([res.status, res.body.error.code]).toEqual([413, "PAYLOAD_TOO_LARGE"]);
 		const history = await alice.api.get("/api/v1/conversations/world/messages");
-		expect(history.body.messages).toEqual([]);
+		expect(history.body.messages.map((m: { clientMsgId: string }) => m.clientMsgId)).not.toContain("huge");
 	});
 
 	test("an unknown route is a JSON 404", async () => {

@@ -1,0 +1,28 @@
+import type { IncomingMessage, ServerResponse } from "http";
+import { GoChatError } from "../../lib/errors";
+
+type Request = IncomingMessage & { query?: Record<string, unknown> };
+
+const hasBody = (req: IncomingMessage) =>
+	Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+
+/**
+ * Runs after the JSON body parser, before params are merged:
+ * - a body that is not JSON is refused (415) instead of being silently ignored;
+ * - writes take their input from the body only, so secrets never need to ride in URLs and a
+ *   query string cannot override what the body says;
+ * - an empty query value (`?beforeSeq=`) counts as absent rather than as 0.
+ */
+export function requestHygiene(req: Request, _res: ServerResponse, next: (err?: unknown) => void): void {
+	if (req.method !== "GET" && req.method !== "HEAD" && hasBody(req)) {
+		const type = String(req.headers["content-type"] ?? "");
+		if (!/^application\/(.+\+)?json\b/i.test(type)) {
+			return next(new GoChatError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json"));
+		}
+	}
+	if (req.query) {
+		if (req.method !== "GET" && req.method !== "HEAD") req.query = {};
+		else for (const [key, value] of Object.entries(req.query)) if (value === "") delete req.query[key];
+	}
+	next();
+}

@@ -1,9 +1,12 @@
 import type { BrokerOptions } from "moleculer";
+import { createChannelsMiddleware } from "./lib/channels";
 import { Config, getConfig } from "./lib/config";
+import { ChannelRetryMiddleware } from "./middlewares/channel-retry.middleware";
 
 /**
  * Broker options, every one named. The embedded default runs all services in one process with
- * no transporter and an in-memory cacher.
+ * no transporter, an in-memory cacher and in-process channels; the environment switches each
+ * part to its server (TRANSPORTER, REDIS_URL, QUEUE_URL).
  */
 export function createBrokerOptions(config: Config): BrokerOptions {
 	return {
@@ -11,14 +14,16 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 		nodeID: config.nodeId,
 		logger: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY } },
 		logLevel: config.logLevel,
-		transporter: null,
-		cacher: "Memory",
+		transporter: config.transporter,
+		cacher: config.redisUrl
+			? { type: "Redis", options: { redis: config.redisUrl, prefix: `${config.redisPrefix}cache` } }
+			: "Memory",
 		serializer: "JSON",
 		requestTimeout: 10 * 1000,
 		retryPolicy: { enabled: false },
 		maxCallLevel: 20,
-		heartbeatInterval: 10,
-		heartbeatTimeout: 30,
+		heartbeatInterval: 5,
+		heartbeatTimeout: 15,
 		contextParamsCloning: false,
 		tracking: { enabled: true, shutdownTimeout: 10 * 1000 },
 		disableBalancer: false,
@@ -28,6 +33,8 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 		validator: true,
 		metrics: { enabled: false },
 		tracing: { enabled: false },
+		// Moleculer's Middleware type has no room for the `name` both middlewares carry.
+		middlewares: [ChannelRetryMiddleware(), createChannelsMiddleware(config)] as unknown as BrokerOptions["middlewares"],
 		replCommands: null
 	};
 }

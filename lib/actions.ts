@@ -1,8 +1,9 @@
-import type { Context } from "moleculer";
+import type { CallingOptions, Context } from "moleculer";
+import type { FanoutJob, PushParams } from "../services/logic/delivery.service";
 import type { DatabaseStatus } from "../services/repo/database.service";
 import type { ConversationWithMembership } from "../services/repo/conversations.service";
 import type { CreateGroupParams, ListMembersParams } from "../services/repo/groups.service";
-import type { ListMessagesParams, MessagePage } from "../services/repo/messages.service";
+import type { ClientMsgIdClaim, ListMessagesParams, MessagePage } from "../services/repo/messages.service";
 import type { CreateSessionParams, RotateSessionParams } from "../services/repo/sessions.service";
 import type { CreateUserParams, Credentials } from "../services/repo/users.service";
 import type { AccessClaims } from "./auth-rules";
@@ -28,6 +29,7 @@ export interface ActionMap {
 	"repo.conversations.get": { params: { id: string }; result: Conversation | null };
 	"repo.conversations.ensureDirect": { params: { id: string; userIds: string[] }; result: { conversation: Conversation; created: boolean } };
 	"repo.conversations.membership": { params: { conversationId: string; userId: string }; result: Membership | null };
+	"repo.conversations.memberIds": { params: { conversationId: string; afterUserId?: string; limit: number }; result: string[] };
 	"repo.conversations.listForUser": { params: { userId: string }; result: ConversationWithMembership[] };
 	"repo.conversations.markRead": { params: { conversationId: string; userId: string; seq: number }; result: number | null };
 
@@ -39,17 +41,29 @@ export interface ActionMap {
 	"repo.groups.removeMember": { params: { groupId: string; userId: string }; result: { group: Group; removed: Membership } };
 	"repo.groups.setRole": { params: { groupId: string; userId: string; role: Exclude<MemberRole, "owner"> }; result: Membership };
 
+	"repo.messages.claimClientMsgId": { params: { senderId: string; clientMsgId: string }; result: ClientMsgIdClaim };
+	"repo.messages.releaseClientMsgId": { params: { senderId: string; clientMsgId: string }; result: void };
 	"repo.messages.nextSeq": { params: { conversationId: string }; result: number };
 	"repo.messages.insert": { params: Omit<Message, "createdAt">; result: { message: Message; duplicate: boolean } };
 	"repo.messages.findByClientMsgId": { params: { senderId: string; clientMsgId: string }; result: Message | null };
 	"repo.messages.getMany": { params: { ids: string[] }; result: Message[] };
 	"repo.messages.list": { params: ListMessagesParams; result: MessagePage };
 
+	"repo.presence.connect": { params: { userId: string; nodeId: string }; result: { wasOnline: boolean } };
+	"repo.presence.disconnect": { params: { userId: string; nodeId: string }; result: { stillOnline: boolean } };
+	"repo.presence.refresh": { params: { nodeId: string; userIds: string[] }; result: number };
+	"repo.presence.locate": { params: { userIds: string[] }; result: Record<string, string[]> };
+	"repo.presence.removeNode": { params: { nodeId: string }; result: string[] };
+
 	"auth.resolveToken": { params: { token: string }; result: AccessClaims };
+	"delivery.toUsers": { params: PushParams; result: { nodes: number; recipients: number } };
+	"delivery.message": { params: FanoutJob; result: { queued: boolean } };
+	"presence.announce": { params: { userId: string; online: boolean }; result: number };
+	"api.push": { params: PushParams; result: number };
 }
 
 export type ActionName = keyof ActionMap;
 
-export function call<A extends ActionName>(ctx: Context, action: A, params: ActionMap[A]["params"]): Promise<ActionMap[A]["result"]> {
-	return ctx.call(action, params);
+export function call<A extends ActionName>(ctx: Context, action: A, params: ActionMap[A]["params"], opts?: CallingOptions): Promise<ActionMap[A]["result"]> {
+	return ctx.call(action, params, opts);
 }

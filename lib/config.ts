@@ -23,6 +23,21 @@ export interface Config {
 	workerId: number;
 	messageMaxBytes: number;
 	groupMaxMembers: number;
+	/** Groups up to this size are pushed at once; larger ones (and the world) go through task. */
+	groupInlineFanout: number;
+	/** Redis for presence, sequences, de-duplication, hot cache and login limits; memory without it. */
+	redisUrl: string | null;
+	redisPrefix: string;
+	/** Moleculer transporter between nodes (nats://…, redis://…); none runs everything in-process. */
+	transporter: string | null;
+	/** Durable queue for large fan-out: redis://… (Streams) or nats://… (JetStream); Fake in-process without it. */
+	queueUrl: string | null;
+	/** Seconds before a queued job held by a crashed consumer is delivered again. */
+	queueRedeliverySeconds: number;
+	/** Seconds a gateway's presence entry lives without a heartbeat. */
+	presenceTtlSeconds: number;
+	/** Messages per conversation kept in the hot cache. */
+	hotCacheSize: number;
 }
 
 export class ConfigError extends Error {
@@ -75,6 +90,21 @@ function databaseUrl(env: Env): string {
 	return url;
 }
 
+function serverUrl(env: Env, name: string, schemes: string[]): string | null {
+	const raw = env[name]?.trim();
+	if (!raw) return null;
+	let parsed: URL;
+	try {
+		parsed = new URL(raw);
+	} catch {
+		throw new ConfigError(name, `is not a URL: "${raw}"`);
+	}
+	if (!schemes.includes(parsed.protocol.slice(0, -1))) {
+		throw new ConfigError(name, `must start with ${schemes.map(s => `${s}://`).join(" or ")}, got "${parsed.protocol}"`);
+	}
+	return raw;
+}
+
 function services(env: Env): string[] {
 	const raw = env.SERVICES?.trim();
 	if (!raw || raw === "all") return [...ROLES];
@@ -113,6 +143,7 @@ export function loadConfig(env: Env = process.env): Config {
 		throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}, got "${env.LOG_LEVEL}"`);
 	}
 	const dbUrl = databaseUrl(env);
+	const redisUrl = serverUrl(env, "REDIS_URL", ["redis", "rediss"]);
 	return Object.freeze({
 		port: integer(env, "PORT", 3000, 0, 65535),
 		nodeId: env.NODE_ID?.trim() || `${os.hostname()}-${process.pid}`,
@@ -128,7 +159,15 @@ export function loadConfig(env: Env = process.env): Config {
 		loginLockoutSeconds: integer(env, "LOGIN_LOCKOUT_SECONDS", 900, 1, 86400),
 		workerId: integer(env, "WORKER_ID", 0, 0, MAX_WORKER_ID),
 		messageMaxBytes: integer(env, "MESSAGE_MAX_BYTES", 16384, 1, 1024 * 1024),
-		groupMaxMembers: integer(env, "GROUP_MAX_MEMBERS", 10000, 2, 1000000)
+		groupMaxMembers: integer(env, "GROUP_MAX_MEMBERS", 10000, 2, 1000000),
+		groupInlineFanout: integer(env, "GROUP_INLINE_FANOUT", 500, 2, 100000),
+		redisUrl,
+		redisPrefix: env.REDIS_PREFIX?.trim() || "gochat:",
+		transporter: serverUrl(env, "TRANSPORTER", ["nats", "redis", "rediss"]),
+		queueUrl: serverUrl(env, "QUEUE_URL", ["redis", "rediss", "nats"]) ?? redisUrl,
+		queueRedeliverySeconds: integer(env, "QUEUE_REDELIVERY_SECONDS", 30, 1, 86400),
+		presenceTtlSeconds: integer(env, "PRESENCE_TTL", 60, 3, 3600),
+		hotCacheSize: integer(env, "HOT_CACHE_SIZE", 300, 0, 10000)
 	});
 }
 

@@ -1,15 +1,19 @@
 import type { Service, ServiceSchema } from "moleculer";
-import { sharedMemoryStateStore, StateStore } from "../lib/state/state-store";
+import { getConfig } from "../lib/config";
+import { acquireStateStore, releaseStateStore, StateStore } from "../lib/state";
 
 export interface StateThis {
 	state: StateStore;
 }
 
-/** Gives a service the process's state store (sequences, login limits). */
+/** Gives a service the process's state store (Redis or in-memory, from REDIS_URL). */
 export function createStateMixin(): Partial<ServiceSchema> {
 	return {
 		created(this: Service) {
-			(this as Service & StateThis).state = sharedMemoryStateStore();
+			(this as Service & StateThis).state = acquireStateStore(getConfig());
+		},
+		async stopped(this: Service) {
+			await releaseStateStore((this as Service & StateThis).state);
 		}
 	};
 }

@@ -70,6 +70,27 @@ const ConversationsRepoService: ServiceSchema<ServiceSettingSchema, Conversation
 			}
 		},
 
+		/** A page of member IDs in user ID order; pass the last one seen to get the next page. */
+		memberIds: {
+			visibility: "public",
+			params: {
+				conversationId: "string",
+				afterUserId: { type: "string", optional: true },
+				limit: { type: "number", integer: true, positive: true }
+			},
+			async handler(this: ConversationsRepoThis, ctx: Context<{ conversationId: string; afterUserId?: string; limit: number }>): Promise<string[]> {
+				const { conversationId, afterUserId, limit } = ctx.params;
+				const rows = await this.db.models.Member.findAll({
+					attributes: ["user_id"],
+					where: { conversation_id: conversationId, ...(afterUserId ? { user_id: { [Op.gt]: afterUserId } } : {}) },
+					order: [["user_id", "ASC"]],
+					limit,
+					raw: true
+				});
+				return rows.map(row => String((row as unknown as { user_id: unknown }).user_id));
+			}
+		},
+
 		/** The user's conversations, most recent activity first. */
 		listForUser: {
 			visibility: "public",

@@ -2,6 +2,8 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import { Op, WhereOptions } from "sequelize";
 import { isUniqueViolation } from "../../lib/db/database";
 import { toMessage } from "../../lib/db/models";
+import { getConfig } from "../../lib/config";
+import { HotMessageCache } from "../../lib/state/hot-message-cache";
 import { SequenceStore } from "../../lib/state/sequence-store";
 import type { Message } from "../../lib/types";
 import { createDbMixin, DbThis } from "../../mixins/db.mixin";
@@ -9,8 +11,19 @@ import { createStateMixin, StateThis } from "../../mixins/state.mixin";
 
 type MessagesRepoThis = Service & DbThis & StateThis & {
 	sequences: SequenceStore;
+	hot: HotMessageCache;
 	findByClientMsgId(senderId: string, clientMsgId: string): Promise<Message | null>;
+	listFromDatabase(params: ListMessagesParams): Promise<MessagePage>;
 };
+
+export type ClientMsgIdClaim = { claimed: true } | { claimed: false; messageId: string | null };
+
+/** How long a clientMsgId is remembered in the state store; older resends are caught by the database's unique key. */
+const DEDUP_TTL_SECONDS = 24 * 3600;
+/** How long a claim may stay pending before another sender of the same clientMsgId may take over. */
+const CLAIM_TTL_SECONDS = 30;
+const PENDING = "pending";
+const dedupKey = (senderId: string, clientMsgId: string) => `dedup:${senderId}:${clientMsgId}`;
 
 export interface ListMessagesParams {
 	conversationId: string;
@@ -36,6 +49,31 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 			params: { conversationId: "string" },
 			async handler(this: MessagesRepoThis, ctx: Context<{ conversationId: string }>): Promise<number> {
 				return this.sequences.next(ctx.params.conversationId);
+			}
+		},
+
+		/**
+		 * Claims a sender's clientMsgId before a seq is taken, so concurrent resends of one message
+		 * do not each burn a seq. A lost claim says which message won, or null while it is in flight.
+		 */
+		claimClientMsgId: {
+			visibility: "public",
+			params: { senderId: "string", clientMsgId: "string" },
+			async handler(this: MessagesRepoThis, ctx: Context<{ senderId: string; clientMsgId: string }>): Promise<ClientMsgIdClaim> {
+				const key = dedupKey(ctx.params.senderId, ctx.params.clientMsgId);
+				if (await this.state.setNx(key, PENDING, CLAIM_TTL_SECONDS)) return { claimed: true };
+				const value = await this.state.get(key);
+				return { claimed: false, messageId: value === PENDING ? null : value };
+			}
+		},
+
+		/** Gives up a claim whose send failed, so a retry can go ahead. */
+		releaseClientMsgId: {
+			visibility: "public",
+			params: { senderId: "string", clientMsgId: "string" },
+			async handler(this: MessagesRepoThis, ctx: Context<{ senderId: string; clientMsgId: string }>): Promise<void> {
+				const key = dedupKey(ctx.params.senderId, ctx.params.clientMsgId);
+				if ((await this.state.get(key)) === PENDING) await this.state.del(key);
 			}
 		},
 
@@ -74,7 +112,10 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 						);
 						return created;
 					});
-					return { message: toMessage(row), duplicate: false };
+					const message = toMessage(row);
+					await this.state.set(dedupKey(m.senderId, m.clientMsgId), message.id, DEDUP_TTL_SECONDS);
+					await this.hot.add(message);
+					return { message, duplicate: false };
 				} catch (err) {
 					if (!isUniqueViolation(err)) throw err;
 					const original = await this.findByClientMsgId(m.senderId, m.clientMsgId);
@@ -115,20 +156,22 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 				limit: { type: "number", integer: true, positive: true }
 			},
 			async handler(this: MessagesRepoThis, ctx: Context<ListMessagesParams>): Promise<MessagePage> {
-				const { conversationId, beforeSeq, afterSeq, limit } = ctx.params;
-				const seq: Record<symbol, number> = {};
-				if (afterSeq !== undefined) seq[Op.gt] = afterSeq;
-				if (beforeSeq !== undefined) seq[Op.lt] = beforeSeq;
-				const where: WhereOptions = { conversation_id: conversationId, ...(Object.getOwnPropertySymbols(seq).length ? { seq } : {}) };
-				const forward = afterSeq !== undefined;
-				const rows = await this.db.models.Message.findAll({
-					where,
-					order: [["seq", forward ? "ASC" : "DESC"]],
-					limit: limit + 1
-				});
-				const hasMore = rows.length > limit;
-				const page = rows.slice(0, limit).map(toMessage);
-				return { messages: forward ? page : page.reverse(), hasMore };
+				const { conversationId } = ctx.params;
+				if (this.hot.enabled && !(await this.hot.isWarm(conversationId))) {
+					const newest = await this.listFromDatabase({ conversationId, limit: this.hot.size });
+					await this.hot.fill(conversationId, [...newest.messages].reverse());
+				}
+				return (await this.hot.read(conversationId, ctx.params)) ?? this.listFromDatabase(ctx.params);
+			}
+		},
+
+		/** Hot cache counters since this node started. */
+		cacheStats: {
+			visibility: "public",
+			params: {},
+			handler(this: MessagesRepoThis): { hits: number; misses: number; hitRatio: number | null } {
+				const { hits, misses } = this.hot;
+				return { hits, misses, hitRatio: hits + misses > 0 ? hits / (hits + misses) : null };
 			}
 		}
 	},
@@ -137,10 +180,28 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 		async findByClientMsgId(this: MessagesRepoThis, senderId: string, clientMsgId: string): Promise<Message | null> {
 			const row = await this.db.models.Message.findOne({ where: { sender_id: senderId, client_msg_id: clientMsgId } });
 			return row ? toMessage(row) : null;
+		},
+
+		async listFromDatabase(this: MessagesRepoThis, params: ListMessagesParams): Promise<MessagePage> {
+			const { conversationId, beforeSeq, afterSeq, limit } = params;
+			const seq: Record<symbol, number> = {};
+			if (afterSeq !== undefined) seq[Op.gt] = afterSeq;
+			if (beforeSeq !== undefined) seq[Op.lt] = beforeSeq;
+			const where: WhereOptions = { conversation_id: conversationId, ...(Object.getOwnPropertySymbols(seq).length ? { seq } : {}) };
+			const forward = afterSeq !== undefined;
+			const rows = await this.db.models.Message.findAll({
+				where,
+				order: [["seq", forward ? "ASC" : "DESC"]],
+				limit: limit + 1
+			});
+			const hasMore = rows.length > limit;
+			const page = rows.slice(0, limit).map(toMessage);
+			return { messages: forward ? page : page.reverse(), hasMore };
 		}
 	},
 
 	created(this: MessagesRepoThis) {
+		this.hot = new HotMessageCache(this.state, getConfig().hotCacheSize);
 		this.sequences = new SequenceStore(this.state, async conversationId => {
 			const max = await this.db.models.Message.max("seq", { where: { conversation_id: conversationId } });
 			return Number(max ?? 0);

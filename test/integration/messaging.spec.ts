@@ -194,8 +194,8 @@ describe("conversations and messages over HTTP", () => {
 		const opened = await alice.api.post("/api/v1/conversations/direct", { userId: eve.user.id });
 		const id = opened.body.conversation.id;
 		const before = await send(alice, id, "before restart");
-		const { sharedMemoryStateStore } = await import("../../lib/state/state-store");
-		await sharedMemoryStateStore().del(`seq:${id}`);
+		const repo = gochat.broker.getLocalService("repo.messages") as unknown as { state: { del(key: string): Promise<void> } };
+		await repo.state.del(`seq:${id}`);
 		const after = await send(eve, id, "after restart");
 		expect(after.body.message.seq).toBe(before.body.message.seq + 1);
 	});

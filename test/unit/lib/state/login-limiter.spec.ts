@@ -1,5 +1,5 @@
 import { LoginLimiter } from "../../../../lib/state/login-limiter";
-import { MemoryStateStore } from "../../../../lib/state/state-store";
+import { MemoryStateStore } from "../../../../lib/state/memory-state-store";
 
 describe("LoginLimiter", () => {
 	let now: number;

@@ -1,5 +1,5 @@
 import { SequenceStore } from "../../../../lib/state/sequence-store";
-import { MemoryStateStore } from "../../../../lib/state/state-store";
+import { MemoryStateStore } from "../../../../lib/state/memory-state-store";
 
 describe("SequenceStore", () => {
 	test("counts up from the database's highest seq on a miss", async () => {

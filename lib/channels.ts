@@ -1,0 +1,48 @@
+import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
+import type { Config } from "./config";
+
+declare module "moleculer" {
+	interface ServiceBroker {
+		/** Publishes to a durable channel (@moleculer/channels). */
+		sendToChannel(channelName: string, payload: unknown, opts?: Record<string, unknown>): Promise<void>;
+	}
+}
+
+/** Streams are capped (approximately) so an idle consumer cannot grow Redis without bound. */
+export const STREAM_MAX_LENGTH = "~100000";
+
+/**
+ * The durable-queue middleware: Redis Streams or NATS JetStream from QUEUE_URL (falling back to
+ * REDIS_URL), or the in-process Fake adapter when neither is set. Channel names are prefixed with
+ * the broker namespace, so clusters (and test runs) sharing a server stay apart.
+ */
+export function createChannelsMiddleware(config: Pick<Config, "queueUrl" | "queueRedeliverySeconds">) {
+	type Options = Parameters<typeof ChannelsMiddleware>[0];
+	return ChannelsMiddleware({ adapter: channelAdapter(config) as unknown as Options["adapter"], context: true } as Options);
+}
+
+function channelAdapter({ queueUrl, queueRedeliverySeconds }: Pick<Config, "queueUrl" | "queueRedeliverySeconds">) {
+	if (!queueUrl) return { type: "Fake", options: {} };
+	if (queueUrl.startsWith("nats:")) {
+		return {
+			type: "NATS",
+			options: {
+				nats: {
+					url: queueUrl,
+					connectionOptions: {},
+					consumerOptions: { config: { ack_wait: queueRedeliverySeconds * 1e9 } }
+				}
+			}
+		};
+	}
+	return {
+		type: "Redis",
+		options: {
+			redis: {
+				url: queueUrl,
+				// A message a crashed consumer held is handed to another one after this long.
+				consumerOptions: { minIdleTime: queueRedeliverySeconds * 1000, claimInterval: 1000 }
+			}
+		}
+	};
+}

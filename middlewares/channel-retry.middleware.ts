@@ -1,0 +1,61 @@
+import type { Context, ServiceBroker } from "moleculer";
+
+/** Declared on a channel handler as `retry`: how often to try, how to back off, where failures go. */
+export interface ChannelRetryOptions {
+	attempts: number;
+	baseDelayMs: number;
+	maxDelayMs: number;
+	deadLetterChannel: string;
+}
+
+export interface DeadLetter {
+	channel: string;
+	payload: unknown;
+	error: string;
+	attempts: number;
+	failedAt: string;
+}
+
+export function backoffDelay(attempt: number, { baseDelayMs, maxDelayMs }: Pick<ChannelRetryOptions, "baseDelayMs" | "maxDelayMs">): number {
+	return Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+}
+
+/**
+ * Retries a channel handler that declares `retry`, with exponential backoff, then moves the job
+ * to its dead-letter channel. It works the same on every queue adapter (the in-process one has
+ * no retries of its own). A job still in backoff when its process dies was never acknowledged,
+ * so the queue hands it to another consumer.
+ */
+export function ChannelRetryMiddleware() {
+	let broker: ServiceBroker;
+	return {
+		name: "ChannelRetry",
+
+		created(b: ServiceBroker) {
+			broker = b;
+		},
+
+		localChannel(next: (ctx: Context, raw: unknown) => Promise<unknown>, chan: { name: string; retry?: ChannelRetryOptions }) {
+			const retry = chan.retry;
+			if (!retry) return next;
+			return async (ctx: Context, raw: unknown) => {
+				for (let attempt = 1; ; attempt++) {
+					try {
+						return await next(ctx, raw);
+					} catch (err) {
+						const reason = (err as Error).message;
+						if (attempt >= retry.attempts) {
+							broker.logger.warn(`Channel ${chan.name}: giving up after ${attempt} attempts (${reason}); moved to ${retry.deadLetterChannel}`);
+							const letter: DeadLetter = { channel: chan.name, payload: ctx.params, error: reason, attempts: attempt, failedAt: new Date().toISOString() };
+							await broker.sendToChannel(retry.deadLetterChannel, letter);
+							return;
+						}
+						const wait = backoffDelay(attempt, retry);
+						broker.logger.info(`Channel ${chan.name}: attempt ${attempt} failed (${reason}); retrying in ${wait} ms`);
+						await new Promise(resolve => setTimeout(resolve, wait));
+					}
+				}
+			};
+		}
+	};
+}

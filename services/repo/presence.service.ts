@@ -1,0 +1,118 @@
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { getConfig } from "../../lib/config";
+import { createStateMixin, StateThis } from "../../mixins/state.mixin";
+
+type PresenceRepoThis = Service & StateThis & {
+	liveNodes(userIds: string[]): Promise<string[][]>;
+	forgetNode(nodeId: string): Promise<string[]>;
+};
+
+/**
+ * Where each user is online: for every user a sorted set of gateway node IDs scored by when
+ * the entry expires, refreshed by the gateways' heartbeat, plus for every node the set of its
+ * users so a vanished node's entries can be removed at once.
+ */
+const userKey = (userId: string) => `presence:user:${userId}`;
+const nodeKey = (nodeId: string) => `presence:node:${nodeId}`;
+
+const PresenceRepoService: ServiceSchema<ServiceSettingSchema, PresenceRepoThis> = {
+	name: "repo.presence",
+	mixins: [createStateMixin()],
+
+	actions: {
+		/** Marks the user online on a node; says whether they were online anywhere before. */
+		connect: {
+			visibility: "public",
+			params: { userId: "string", nodeId: "string" },
+			async handler(this: PresenceRepoThis, ctx: Context<{ userId: string; nodeId: string }>): Promise<{ wasOnline: boolean }> {
+				const { userId, nodeId } = ctx.params;
+				const [before] = await this.liveNodes([userId]);
+				const ttl = getConfig().presenceTtlSeconds;
+				await this.state.zadd(userKey(userId), [[Date.now() + ttl * 1000, nodeId]]);
+				await this.state.expire(userKey(userId), ttl);
+				await this.state.sadd(nodeKey(nodeId), userId);
+				return { wasOnline: before.some(node => node !== nodeId) };
+			}
+		},
+
+		/** Marks the user offline on a node; says whether they are still online elsewhere. */
+		disconnect: {
+			visibility: "public",
+			params: { userId: "string", nodeId: "string" },
+			async handler(this: PresenceRepoThis, ctx: Context<{ userId: string; nodeId: string }>): Promise<{ stillOnline: boolean }> {
+				const { userId, nodeId } = ctx.params;
+				await this.state.zrem(userKey(userId), nodeId);
+				await this.state.srem(nodeKey(nodeId), userId);
+				const [after] = await this.liveNodes([userId]);
+				return { stillOnline: after.length > 0 };
+			}
+		},
+
+		/** The gateway's heartbeat: keeps its users' entries alive for another TTL. */
+		refresh: {
+			visibility: "public",
+			params: { nodeId: "string", userIds: { type: "array", items: "string" } },
+			async handler(this: PresenceRepoThis, ctx: Context<{ nodeId: string; userIds: string[] }>): Promise<number> {
+				const { nodeId, userIds } = ctx.params;
+				const ttl = getConfig().presenceTtlSeconds;
+				const expiresAt = Date.now() + ttl * 1000;
+				await Promise.all(userIds.map(async userId => {
+					await this.state.zadd(userKey(userId), [[expiresAt, nodeId]]);
+					await this.state.expire(userKey(userId), ttl);
+				}));
+				if (userIds.length > 0) await this.state.sadd(nodeKey(nodeId), ...userIds);
+				return userIds.length;
+			}
+		},
+
+		/** For each user, the gateway nodes holding their sockets (empty when offline). */
+		locate: {
+			visibility: "public",
+			params: { userIds: { type: "array", items: "string" } },
+			async handler(this: PresenceRepoThis, ctx: Context<{ userIds: string[] }>): Promise<Record<string, string[]>> {
+				const nodes = await this.liveNodes(ctx.params.userIds);
+				const located: Record<string, string[]> = {};
+				ctx.params.userIds.forEach((userId, i) => {
+					if (nodes[i].length > 0) located[userId] = nodes[i];
+				});
+				return located;
+			}
+		},
+
+		/** Drops every entry of a node; returns the users who are now offline everywhere. */
+		removeNode: {
+			visibility: "public",
+			params: { nodeId: "string" },
+			async handler(this: PresenceRepoThis, ctx: Context<{ nodeId: string }>): Promise<string[]> {
+				return this.forgetNode(ctx.params.nodeId);
+			}
+		}
+	},
+
+	events: {
+		/** A gateway that vanished holds no sockets any more: its users are not online there. */
+		async "$node.disconnected"(this: PresenceRepoThis, ctx: Context<{ node: { id: string } }>) {
+			const offline = await this.forgetNode(ctx.params.node.id);
+			if (offline.length > 0) {
+				this.logger.info(`Node ${ctx.params.node.id} left; ${offline.length} user(s) went offline`);
+				ctx.emit("presence.offline", { userIds: offline });
+			}
+		}
+	},
+
+	methods: {
+		async liveNodes(this: PresenceRepoThis, userIds: string[]): Promise<string[][]> {
+			return this.state.zrangeByScoreMany(userIds.map(userKey), Date.now(), Infinity);
+		},
+
+		async forgetNode(this: PresenceRepoThis, nodeId: string): Promise<string[]> {
+			const userIds = await this.state.smembers(nodeKey(nodeId));
+			await Promise.all(userIds.map(userId => this.state.zrem(userKey(userId), nodeId)));
+			await this.state.del(nodeKey(nodeId));
+			const nodes = await this.liveNodes(userIds);
+			return userIds.filter((_, i) => nodes[i].length === 0);
+		}
+	}
+};
+
+export default PresenceRepoService;

@@ -1,0 +1,76 @@
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { call } from "../../lib/actions";
+import { STREAM_MAX_LENGTH } from "../../lib/channels";
+import type { Message } from "../../lib/types";
+import type { ChannelRetryOptions, DeadLetter } from "../../middlewares/channel-retry.middleware";
+import { FANOUT_BATCH_CHANNEL, FANOUT_DEAD_LETTER_CHANNEL, FANOUT_MESSAGE_CHANNEL, FanoutJob } from "../logic/delivery.service";
+
+type FanoutThis = Service;
+
+export interface BatchJob {
+	message: Message;
+	userIds: string[];
+	exceptSocketId?: string;
+}
+
+/** Members resolved and pushed per batch (seed 004's large-group path). */
+export const FANOUT_BATCH_SIZE = 1000;
+
+const retry: ChannelRetryOptions = { attempts: 5, baseDelayMs: 200, maxDelayMs: 3000, deadLetterChannel: FANOUT_DEAD_LETTER_CHANNEL };
+
+/**
+ * Fan-out of large groups and the world room. A message job pages through the members and
+ * queues one batch job per 1,000 of them; a batch job finds where those members are online and
+ * pushes once per gateway node. Failing jobs back off and retry, then land in the dead-letter
+ * channel; a job whose consumer died is delivered again by the queue.
+ */
+const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
+	name: "task.fanout",
+
+	channels: {
+		[FANOUT_MESSAGE_CHANNEL]: {
+			group: "task.fanout",
+			maxInFlight: 4,
+			retry,
+			async handler(this: FanoutThis, ctx: Context<FanoutJob>) {
+				const { message, exceptSocketId } = ctx.params;
+				let afterUserId: string | undefined;
+				let batches = 0;
+				for (;;) {
+					const userIds = await call(ctx, "repo.conversations.memberIds", {
+						conversationId: message.conversationId, afterUserId, limit: FANOUT_BATCH_SIZE
+					});
+					if (userIds.length === 0) break;
+					const job: BatchJob = { message, userIds, exceptSocketId };
+					await this.broker.sendToChannel(FANOUT_BATCH_CHANNEL, job, { xaddMaxLen: STREAM_MAX_LENGTH });
+					batches++;
+					if (userIds.length < FANOUT_BATCH_SIZE) break;
+					afterUserId = userIds[userIds.length - 1];
+				}
+				this.logger.debug(`Message ${message.id} of ${message.conversationId}: ${batches} fan-out batch(es) queued`);
+			}
+		},
+
+		[FANOUT_BATCH_CHANNEL]: {
+			group: "task.fanout",
+			maxInFlight: 8,
+			retry,
+			async handler(this: FanoutThis, ctx: Context<BatchJob>) {
+				const { message, userIds, exceptSocketId } = ctx.params;
+				await call(ctx, "delivery.toUsers", { userIds, event: "message:new", payload: { message }, exceptSocketId });
+			}
+		},
+
+		[FANOUT_DEAD_LETTER_CHANNEL]: {
+			group: "task.fanout",
+			async handler(this: FanoutThis, ctx: Context<DeadLetter>) {
+				const { channel, error, attempts, payload } = ctx.params;
+				const message = (payload as Partial<FanoutJob>)?.message;
+				this.logger.error(`Dead letter from ${channel} after ${attempts} attempts: ${error}`, { messageId: message?.id, conversationId: message?.conversationId });
+				this.broker.emit("fanout.deadLettered", ctx.params);
+			}
+		}
+	}
+};
+
+export default FanoutService;

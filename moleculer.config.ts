@@ -10,7 +10,7 @@ import { ChannelRetryMiddleware } from "./middlewares/channel-retry.middleware";
  */
 export function createBrokerOptions(config: Config): BrokerOptions {
 	return {
-		namespace: "gochat",
+		namespace: config.namespace,
 		nodeID: config.nodeId,
 		logger: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY } },
 		logLevel: config.logLevel,

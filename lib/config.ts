@@ -8,6 +8,8 @@ import { MAX_WORKER_ID } from "./snowflake";
 export interface Config {
 	port: number;
 	nodeId: string;
+	/** Moleculer namespace: nodes only see nodes of the same namespace; channels are prefixed with it. */
+	namespace: string;
 	services: string[];
 	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 	databaseUrl: string;
@@ -147,6 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
 	return Object.freeze({
 		port: integer(env, "PORT", 3000, 0, 65535),
 		nodeId: env.NODE_ID?.trim() || `${os.hostname()}-${process.pid}`,
+		namespace: env.NAMESPACE?.trim() || "gochat",
 		services: services(env),
 		logLevel,
 		databaseUrl: dbUrl,

@@ -6,6 +6,7 @@ import { getConfig } from "../../lib/config";
 import { fail, toHttpError } from "../../lib/errors";
 import type { AuthMeta } from "../../lib/types";
 import { requestHygiene } from "./request-hygiene";
+import { createSocketGatewayMixin } from "./socket-gateway.mixin";
 
 type ApiThis = Service & { server: import("http").Server };
 type Request = IncomingMessage & { $action?: { name: string } };
@@ -72,12 +73,13 @@ function jsonRoute(name: string, aliases: Record<string, string>, authorization:
 }
 
 /**
- * The gateway's HTTP face (moleculer-web): REST under /api/v1, health and readiness probes.
- * Only the aliases below are reachable; every error leaves as {error: {code, message}}.
+ * The gateway: REST under /api/v1 (moleculer-web), Socket.IO on the same port (see the socket
+ * gateway mixin), health and readiness probes. Only the aliases below are reachable over HTTP;
+ * every error leaves as {error: {code, message}}.
  */
 const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 	name: "api",
-	mixins: [ApiGateway],
+	mixins: [ApiGateway, createSocketGatewayMixin()],
 
 	settings: {
 		port: 3000,

@@ -115,6 +115,7 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 				if (!rotated) {
 					// A refresh token used twice was copied: end the session for both holders.
 					await call(ctx, "repo.sessions.revoke", { id: session.id });
+					ctx.broadcast("session.revoked", { sessionId: session.id, userId: session.userId });
 					this.logger.warn(`Refresh token reuse on session ${session.id}; session revoked`);
 					fail("REFRESH_TOKEN_INVALID", "The refresh token was already used; log in again");
 				}
@@ -133,6 +134,8 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			async handler(this: AuthThis, ctx: Context<unknown, AuthMeta>): Promise<{ ok: true }> {
 				if (!ctx.meta.sessionId) fail("UNAUTHORIZED", "Log in first");
 				await call(ctx, "repo.sessions.revoke", { id: ctx.meta.sessionId });
+				// A socket's token was checked at its handshake only: the gateways drop this session's sockets.
+				ctx.broadcast("session.revoked", { sessionId: ctx.meta.sessionId, userId: ctx.meta.userId });
 				return { ok: true };
 			}
 		},

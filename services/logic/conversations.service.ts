@@ -1,6 +1,7 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { call } from "../../lib/actions";
 import { directConversationId, parseConversationId } from "../../lib/conversation-id";
+import { getConfig } from "../../lib/config";
 import { fail } from "../../lib/errors";
 import type { AuthMeta, ConversationSummary, Group, Message, User } from "../../lib/types";
 import { conversationIdRule, idRule, seqRule } from "../../lib/validation";
@@ -11,7 +12,7 @@ interface ConversationsMethods {
 	summarize(ctx: Context, userId: string, rows: ConversationWithMembership[]): Promise<ConversationSummary[]>;
 }
 type ConversationsThis = Service & MembershipThis & ConversationsMethods;
-type AuthedContext<P = unknown> = Context<P, Required<AuthMeta>>;
+type AuthedContext<P = unknown> = Context<P, Required<AuthMeta> & { socketId?: string }>;
 
 export const WORLD_TITLE = "World";
 
@@ -49,11 +50,14 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 			}
 		},
 
-		/** Moves the caller's read position forward (never back), up to the last message. */
+		/**
+		 * Moves the caller's read position forward (never back), up to the last message, and tells
+		 * the caller's other devices.
+		 */
 		markRead: {
 			params: { id: conversationIdRule, seq: seqRule },
 			async handler(this: ConversationsThis, ctx: AuthedContext<{ id: string; seq: number }>) {
-				const { conversation } = await this.requireMember(ctx, ctx.params.id);
+				const { conversation, membership } = await this.requireMember(ctx, ctx.params.id);
 				const target = Math.min(ctx.params.seq, conversation.lastSeq);
 				const readSeq = await call(ctx, "repo.conversations.markRead", {
 					conversationId: conversation.id,
@@ -61,12 +65,47 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 					seq: target
 				});
 				if (readSeq === null) fail("NOT_MEMBER", "You are not a member of this conversation");
+				if (readSeq > membership.readSeq) {
+					call(ctx, "delivery.toUsers", {
+						userIds: [ctx.meta.userId],
+						event: "conversation:read",
+						payload: { conversationId: conversation.id, seq: readSeq },
+						exceptSocketId: ctx.meta.socketId
+					}).catch(err => this.logger.warn(`Read sync of ${conversation.id} failed: ${err.message}`));
+				}
 				return {
 					conversationId: conversation.id,
 					readSeq,
 					lastSeq: conversation.lastSeq,
 					unreadCount: Math.max(0, conversation.lastSeq - readSeq)
 				};
+			}
+		},
+
+		/**
+		 * "Someone is typing": told to the other online members, not stored. Rooms too big for
+		 * inline delivery (the world, large groups) get no typing notices.
+		 */
+		typing: {
+			params: { id: conversationIdRule },
+			async handler(this: ConversationsThis, ctx: AuthedContext<{ id: string }>): Promise<{ notified: number }> {
+				const { conversation } = await this.requireMember(ctx, ctx.params.id);
+				const parsed = parseConversationId(conversation.id);
+				let members: string[] = [];
+				if (parsed?.type === "direct") members = parsed.userIds;
+				else if (parsed?.type === "group") {
+					const limit = getConfig().groupInlineFanout;
+					const group = await call(ctx, "repo.groups.get", { id: parsed.groupId });
+					if (group && group.memberCount <= limit) {
+						members = await call(ctx, "repo.conversations.memberIds", { conversationId: conversation.id, limit });
+					}
+				}
+				const others = members.filter(id => id !== ctx.meta.userId);
+				if (others.length === 0) return { notified: 0 };
+				const { recipients } = await call(ctx, "delivery.toUsers", {
+					userIds: others, event: "typing", payload: { conversationId: conversation.id, userId: ctx.meta.userId }
+				});
+				return { notified: recipients };
 			}
 		}
 	},

@@ -2,6 +2,7 @@ import crypto from "crypto";
 import fs from "fs";
 import os from "os";
 import path from "path";
+import Redis from "ioredis";
 import { ServiceBroker } from "moleculer";
 import { createConnection } from "mysql2/promise";
 import { Config, loadConfig, setConfig } from "../../lib/config";
@@ -9,15 +10,23 @@ import { serviceFiles } from "../../lib/service-files";
 import { createBrokerOptions } from "../../moleculer.config";
 
 /**
- * Starts every GoChat service on a real, free port against a database of its own:
- * a temporary SQLite file, or, when TEST_DATABASE_URL points at a MySQL/MariaDB server
- * (mysql://root@127.0.0.1:3306), a fresh database that stop() drops again.
+ * Starts GoChat services on a real, free port, isolated from every other run:
+ * - a database of its own: a temporary SQLite file, or, when TEST_DATABASE_URL names a
+ *   MySQL/MariaDB server (mysql://root@127.0.0.1:3306), a fresh database;
+ * - with TEST_REDIS_URL, Redis for state, cache and queues under a key prefix of its own;
+ * - with TRANSPORTER (e.g. nats://127.0.0.1:4222), that transporter, in a namespace of its own.
+ * stop() removes all of it again. `join` starts another node of the same cluster.
  */
 export interface RunningGoChat {
 	baseUrl: string;
 	broker: ServiceBroker;
 	config: Config;
 	stop(): Promise<void>;
+}
+
+export interface StartOptions {
+	/** Another node of the same cluster: shares its database, Redis prefix and namespace. */
+	join?: RunningGoChat;
 }
 
 async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
@@ -43,36 +52,65 @@ async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> 
 	return { url: `sqlite:${path.join(dir, "gochat.sqlite")}`, drop: async () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function startGoChat(env: Record<string, string> = {}): Promise<RunningGoChat> {
-	const database = await freshDatabase();
+/** Deletes every Redis key a run made: its state prefix and its namespace's streams. */
+async function dropRedisKeys(url: string, patterns: string[]): Promise<void> {
+	const redis = new Redis(url);
+	try {
+		for (const pattern of patterns) {
+			let cursor = "0";
+			do {
+				const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+				if (keys.length > 0) await redis.del(...keys);
+				cursor = next;
+			} while (cursor !== "0");
+		}
+	} finally {
+		redis.quit();
+	}
+}
+
+export async function startGoChat(env: Record<string, string> = {}, options: StartOptions = {}): Promise<RunningGoChat> {
+	const joined = options.join?.config;
+	const database = joined ? { url: joined.databaseUrl, drop: async () => undefined } : await freshDatabase();
+	const runId = crypto.randomBytes(4).toString("hex");
+	const redisUrl = process.env.TEST_REDIS_URL;
 	const config = setConfig(loadConfig({
 		PORT: "0",
 		LOG_LEVEL: "warn",
 		BCRYPT_ROUNDS: "4",
-		JWT_SECRET: crypto.randomBytes(32).toString("hex"),
-		NODE_ID: `test-${process.pid}-${crypto.randomBytes(2).toString("hex")}`,
+		JWT_SECRET: joined?.jwtSecret ?? crypto.randomBytes(32).toString("hex"),
+		NODE_ID: `test-${process.pid}-${runId}`,
+		NAMESPACE: joined?.namespace ?? `test-${runId}`,
+		...(process.env.TRANSPORTER ? { TRANSPORTER: process.env.TRANSPORTER } : {}),
+		...(redisUrl ? { REDIS_URL: redisUrl, REDIS_PREFIX: joined?.redisPrefix ?? `gochat-test-${runId}:` } : {}),
 		...env,
 		DATABASE_URL: database.url
 	}));
-	const broker = new ServiceBroker({ ...createBrokerOptions(config), logger: false });
+	// Two brokers in one process need a transporter; without TRANSPORTER they share Moleculer's in-memory one.
+	const transporter = config.transporter ?? (options.join || env.SERVICES ? "Fake" : null);
+	const broker = new ServiceBroker({ ...createBrokerOptions(config), transporter, logger: false });
 	for (const file of serviceFiles(config.services)) broker.loadService(file);
+	const cleanup = async () => {
+		await database.drop();
+		if (redisUrl && !joined) await dropRedisKeys(redisUrl, [`${config.redisPrefix}*`, `${config.namespace}.*`]);
+	};
 	try {
 		await broker.start();
 	} catch (err) {
 		await broker.stop().catch(() => undefined);
-		await database.drop();
+		await cleanup();
 		throw err;
 	}
-	const api = broker.getLocalService("api") as unknown as { server: import("http").Server };
-	const address = api.server.address();
-	if (!address || typeof address === "string") throw new Error("the API server is not listening");
+	const api = broker.getLocalService("api") as unknown as { server: import("http").Server } | undefined;
+	const address = api?.server.address();
+	const port = address && typeof address === "object" ? address.port : 0;
 	return {
-		baseUrl: `http://127.0.0.1:${address.port}`,
+		baseUrl: `http://127.0.0.1:${port}`,
 		broker,
 		config,
 		async stop() {
 			await broker.stop();
-			await database.drop();
+			await cleanup();
 		}
 	};
 }

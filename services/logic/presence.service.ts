@@ -1,0 +1,49 @@
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { call } from "../../lib/actions";
+import { parseConversationId } from "../../lib/conversation-id";
+
+type PresenceThis = Service & { announce(ctx: Context, userId: string, online: boolean): Promise<number> };
+
+/**
+ * Tells a user's 1:1 peers when the user comes online or goes offline (`presence` event). The
+ * gateways report the transitions; a gateway node that vanished is reported by repo.presence.
+ */
+const PresenceService: ServiceSchema<ServiceSettingSchema, PresenceThis> = {
+	name: "presence",
+
+	actions: {
+		announce: {
+			visibility: "public",
+			params: { userId: "string", online: "boolean" },
+			async handler(this: PresenceThis, ctx: Context<{ userId: string; online: boolean }>): Promise<number> {
+				return this.announce(ctx, ctx.params.userId, ctx.params.online);
+			}
+		}
+	},
+
+	events: {
+		"presence.offline": {
+			params: { userIds: { type: "array", items: "string" } },
+			async handler(this: PresenceThis, ctx: Context<{ userIds: string[] }>) {
+				for (const userId of ctx.params.userIds) await this.announce(ctx, userId, false);
+			}
+		}
+	},
+
+	methods: {
+		/** Returns how many peers were told. */
+		async announce(this: PresenceThis, ctx: Context, userId: string, online: boolean): Promise<number> {
+			const rows = await call(ctx, "repo.conversations.listForUser", { userId });
+			const peers = new Set<string>();
+			for (const { conversation } of rows) {
+				const parsed = parseConversationId(conversation.id);
+				if (parsed?.type === "direct") for (const id of parsed.userIds) if (id !== userId) peers.add(id);
+			}
+			if (peers.size === 0) return 0;
+			const { recipients } = await call(ctx, "delivery.toUsers", { userIds: [...peers], event: "presence", payload: { userId, online } });
+			return recipients;
+		}
+	}
+};
+
+export default PresenceService;

@@ -24,6 +24,7 @@ export interface SocketGatewayThis extends Service {
 	socketsByUser: Map<string, Set<GatewaySocket>>;
 	socketsBySession: Map<string, Set<GatewaySocket>>;
 	heartbeatTimer?: NodeJS.Timeout;
+	pushesReceived: number;
 	onConnected(socket: GatewaySocket): Promise<void>;
 	onDisconnected(socket: GatewaySocket): Promise<void>;
 	heartbeat(): Promise<void>;
@@ -119,12 +120,24 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				},
 				handler(this: SocketGatewayThis, ctx: Context<PushParams>): number {
 					const { userIds, event, payload, exceptSocketId } = ctx.params;
+					this.pushesReceived++;
 					const here = userIds.filter(id => this.socketsByUser.has(id));
 					if (here.length === 0) return 0;
 					let target = this.io.to(here.map(userRoom));
 					if (exceptSocketId) target = target.except(exceptSocketId);
 					target.emit(event, payload);
 					return here.length;
+				}
+			},
+
+			/** What this gateway node holds, for operators (REPL: call api.realtimeStats). */
+			realtimeStats: {
+				visibility: "public",
+				params: {},
+				handler(this: SocketGatewayThis) {
+					let sockets = 0;
+					for (const set of this.socketsByUser.values()) sockets += set.size;
+					return { nodeId: this.broker.nodeID, users: this.socketsByUser.size, sockets, pushesReceived: this.pushesReceived };
 				}
 			}
 		},
@@ -216,6 +229,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			const self = this as SocketGatewayThis;
 			self.socketsByUser = new Map();
 			self.socketsBySession = new Map();
+			self.pushesReceived = 0;
 		},
 
 		started(this: Service) {

@@ -5,7 +5,7 @@ import type { Message } from "../../lib/types";
 import type { ChannelRetryOptions, DeadLetter } from "../../middlewares/channel-retry.middleware";
 import { FANOUT_BATCH_CHANNEL, FANOUT_DEAD_LETTER_CHANNEL, FANOUT_MESSAGE_CHANNEL, FanoutJob } from "../logic/delivery.service";
 
-type FanoutThis = Service;
+type FanoutThis = Service & { counts: { messages: number; batches: number; deadLettered: number } };
 
 export interface BatchJob {
 	message: Message;
@@ -27,6 +27,17 @@ const retry: ChannelRetryOptions = { attempts: 5, baseDelayMs: 200, maxDelayMs: 
 const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
 	name: "task.fanout",
 
+	actions: {
+		/** Jobs this node finished since it started (REPL: call task.fanout.stats). */
+		stats: {
+			visibility: "public",
+			params: {},
+			handler(this: FanoutThis) {
+				return { ...this.counts };
+			}
+		}
+	},
+
 	channels: {
 		[FANOUT_MESSAGE_CHANNEL]: {
 			group: "task.fanout",
@@ -47,6 +58,7 @@ const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
 					if (userIds.length < FANOUT_BATCH_SIZE) break;
 					afterUserId = userIds[userIds.length - 1];
 				}
+				this.counts.messages++;
 				this.logger.debug(`Message ${message.id} of ${message.conversationId}: ${batches} fan-out batch(es) queued`);
 			}
 		},
@@ -58,6 +70,7 @@ const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
 			async handler(this: FanoutThis, ctx: Context<BatchJob>) {
 				const { message, userIds, exceptSocketId } = ctx.params;
 				await call(ctx, "delivery.toUsers", { userIds, event: "message:new", payload: { message }, exceptSocketId });
+				this.counts.batches++;
 			}
 		},
 
@@ -66,10 +79,15 @@ const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
 			async handler(this: FanoutThis, ctx: Context<DeadLetter>) {
 				const { channel, error, attempts, payload } = ctx.params;
 				const message = (payload as Partial<FanoutJob>)?.message;
+				this.counts.deadLettered++;
 				this.logger.error(`Dead letter from ${channel} after ${attempts} attempts: ${error}`, { messageId: message?.id, conversationId: message?.conversationId });
 				this.broker.emit("fanout.deadLettered", ctx.params);
 			}
 		}
+	},
+
+	created(this: FanoutThis) {
+		this.counts = { messages: 0, batches: 0, deadLettered: 0 };
 	}
 };
 

@@ -25,6 +25,8 @@ export interface RunningGoChat {
 }
 
 export interface StartOptions {
+	/** The first node of a cluster: without TRANSPORTER, nodes of this process share an in-memory one. */
+	cluster?: boolean;
 	/** Another node of the same cluster: shares its database, Redis prefix and namespace. */
 	join?: RunningGoChat;
 }
@@ -87,7 +89,7 @@ export async function startGoChat(env: Record<string, string> = {}, options: Sta
 		DATABASE_URL: database.url
 	}));
 	// Two brokers in one process need a transporter; without TRANSPORTER they share Moleculer's in-memory one.
-	const transporter = config.transporter ?? (options.join || env.SERVICES ? "Fake" : null);
+	const transporter = config.transporter ?? (options.cluster || options.join ? "Fake" : null);
 	const broker = new ServiceBroker({ ...createBrokerOptions(config), transporter, logger: false });
 	for (const file of serviceFiles(config.services)) broker.loadService(file);
 	const cleanup = async () => {
@@ -113,4 +115,18 @@ export async function startGoChat(env: Record<string, string> = {}, options: Sta
 			await cleanup();
 		}
 	};
+}
+
+/** Resolves once `broker` sees service `name` on node `nodeID` (waits for registry changes, not time). */
+export function waitForServiceOn(broker: ServiceBroker, name: string, nodeID: string): Promise<void> {
+	const present = () => broker.registry.getServiceList({ onlyAvailable: true }).some((s: { name: string; nodeID: string }) => s.name === name && s.nodeID === nodeID);
+	return new Promise(resolve => {
+		if (present()) return resolve();
+		const onChange = () => {
+			if (!present()) return;
+			broker.localBus.off("$services.changed", onChange);
+			resolve();
+		};
+		broker.localBus.on("$services.changed", onChange);
+	});
 }

@@ -154,7 +154,7 @@ describe("realtime messaging over Socket.IO", () => {
 		}
 		const stored = await ivan.api.get(`/api/v1/conversations/${id}/messages`);
 		expect(stored.body.messages).toEqual([]);
-		const unknown = await emitAck(i, "call", "repo.users.getMany", { ids: [] });
+		const unknown = await i.timeout(10000).emitWithAck("call", "repo.users.getMany", { ids: [] });
 		expect(unknown.ok).toBe(false);
 	});
 

@@ -12,8 +12,8 @@ export interface DeadLetter {
 	channel: string;
 	payload: unknown;
 	error: string;
-	attempts: number;
-	failedAt: string;
+	/** When each attempt started, ISO-8601. */
+	attemptedAt: string[];
 }
 
 export function backoffDelay(attempt: number, { baseDelayMs, maxDelayMs }: Pick<ChannelRetryOptions, "baseDelayMs" | "maxDelayMs">): number {
@@ -39,14 +39,16 @@ export function ChannelRetryMiddleware() {
 			const retry = chan.retry;
 			if (!retry) return next;
 			return async (ctx: Context, raw: unknown) => {
+				const attemptedAt: string[] = [];
 				for (let attempt = 1; ; attempt++) {
+					attemptedAt.push(new Date().toISOString());
 					try {
 						return await next(ctx, raw);
 					} catch (err) {
 						const reason = (err as Error).message;
 						if (attempt >= retry.attempts) {
 							broker.logger.warn(`Channel ${chan.name}: giving up after ${attempt} attempts (${reason}); moved to ${retry.deadLetterChannel}`);
-							const letter: DeadLetter = { channel: chan.name, payload: ctx.params, error: reason, attempts: attempt, failedAt: new Date().toISOString() };
+							const letter: DeadLetter = { channel: chan.name, payload: ctx.params, error: reason, attemptedAt };
 							await broker.sendToChannel(retry.deadLetterChannel, letter);
 							return;
 						}

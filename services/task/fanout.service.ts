@@ -17,6 +17,8 @@ export interface BatchJob {
 export const FANOUT_BATCH_SIZE = 1000;
 
 const retry: ChannelRetryOptions = { attempts: 5, baseDelayMs: 200, maxDelayMs: 3000, deadLetterChannel: FANOUT_DEAD_LETTER_CHANNEL };
+/** A job the queue delivered this often (its consumers kept dying on it) goes to the dead letters as it is. */
+const redelivery = { maxRetries: 3, deadLettering: { enabled: true, queueName: FANOUT_DEAD_LETTER_CHANNEL } };
 
 /**
  * Fan-out of large groups and the world room. A message job pages through the members and
@@ -43,6 +45,7 @@ const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
 			group: "task.fanout",
 			maxInFlight: 4,
 			retry,
+			...redelivery,
 			async handler(this: FanoutThis, ctx: Context<FanoutJob>) {
 				const { message, exceptSocketId } = ctx.params;
 				let afterUserId: string | undefined;
@@ -67,6 +70,7 @@ const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
 			group: "task.fanout",
 			maxInFlight: 8,
 			retry,
+			...redelivery,
 			async handler(this: FanoutThis, ctx: Context<BatchJob>) {
 				const { message, userIds, exceptSocketId } = ctx.params;
 				await call(ctx, "delivery.toUsers", { userIds, event: "message:new", payload: { message }, exceptSocketId });
@@ -76,12 +80,15 @@ const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
 
 		[FANOUT_DEAD_LETTER_CHANNEL]: {
 			group: "task.fanout",
-			async handler(this: FanoutThis, ctx: Context<DeadLetter>) {
-				const { channel, error, attempts, payload } = ctx.params;
-				const message = (payload as Partial<FanoutJob>)?.message;
+			async handler(this: FanoutThis, ctx: Context<DeadLetter | FanoutJob>) {
+				// Our retry middleware sends a DeadLetter; the queue itself moves a job as it is.
+				const letter: DeadLetter = "attemptedAt" in ctx.params
+					? ctx.params
+					: { channel: "unknown", payload: ctx.params, error: "delivered too often without being acknowledged", attemptedAt: [] };
+				const message = (letter.payload as Partial<FanoutJob>)?.message;
 				this.counts.deadLettered++;
-				this.logger.error(`Dead letter from ${channel} after ${attempts} attempts: ${error}`, { messageId: message?.id, conversationId: message?.conversationId });
-				this.broker.emit("fanout.deadLettered", ctx.params);
+				this.logger.error(`Dead letter from ${letter.channel}: ${letter.error}`, { messageId: message?.id, conversationId: message?.conversationId });
+				this.broker.emit("fanout.deadLettered", letter);
 			}
 		}
 	},

@@ -119,7 +119,8 @@ export async function startGoChat(env: Record<string, string> = {}, options: Sta
 
 /** Resolves once `broker` sees service `name` on node `nodeID` (waits for registry changes, not time). */
 export function waitForServiceOn(broker: ServiceBroker, name: string, nodeID: string): Promise<void> {
-	const present = () => broker.registry.getServiceList({ onlyAvailable: true }).some((s: { name: string; nodeID: string }) => s.name === name && s.nodeID === nodeID);
+	const present = () => (broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string; nodeID: string }>)
+		.some(s => s.name === name && s.nodeID === nodeID);
 	return new Promise(resolve => {
 		if (present()) return resolve();
 		const onChange = () => {

@@ -92,9 +92,12 @@ export async function startGoChat(env: Record<string, string> = {}, options: Sta
 	const transporter = config.transporter ?? (options.cluster || options.join ? "Fake" : null);
 	const broker = new ServiceBroker({ ...createBrokerOptions(config), transporter, logger: false });
 	for (const file of serviceFiles(config.services)) broker.loadService(file);
+	const usedRedis = config.redisUrl ?? (config.queueUrl?.startsWith("redis") ? config.queueUrl : null);
 	const cleanup = async () => {
 		await database.drop();
-		if (redisUrl && !joined) await dropRedisKeys(redisUrl, [`${config.redisPrefix}*`, `${config.namespace}.*`]);
+		if (usedRedis && !joined) {
+			await dropRedisKeys(usedRedis, config.redisUrl ? [`${config.redisPrefix}*`, `${config.namespace}.*`] : [`${config.namespace}.*`]);
+		}
 	};
 	try {
 		await broker.start();

@@ -1,0 +1,80 @@
+import crypto from "crypto";
+import { MemoryStateStore } from "../../../../lib/state/memory-state-store";
+import { RedisStateStore } from "../../../../lib/state/redis-state-store";
+import type { StateStore } from "../../../../lib/state/state-store";
+
+/**
+ * One contract, two stores: the in-memory store must answer as Redis does. The Redis half runs
+ * against TEST_REDIS_URL, or the machine's Redis on 127.0.0.1:6379, under a prefix of its own.
+ */
+const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+describe.each([
+	["memory", () => new MemoryStateStore()],
+	["redis", () => new RedisStateStore(redisUrl, `gochat-unit-${crypto.randomBytes(4).toString("hex")}:`)]
+] as Array<[string, () => StateStore]>)("%s state store", (_name, make) => {
+	let store: StateStore;
+
+	beforeAll(() => {
+		store = make();
+	});
+	afterAll(async () => {
+		if (store instanceof RedisStateStore) {
+			// KEYS patterns and results carry the full key; commands add the prefix themselves.
+			const { redis, prefix } = store;
+			const keys = await redis.keys(`${prefix}*`);
+			if (keys.length) await redis.del(...keys.map(k => k.slice(prefix.length)));
+		}
+		await store.close();
+	});
+
+	test("strings: get, set, setNx, incr, del", async () => {
+		expect(await store.get("s:a")).toBeNull();
+		await store.set("s:a", "1");
+		expect(await store.get("s:a")).toBe("1");
+		expect(await store.setNx("s:a", "2")).toBe(false);
+		expect(await store.setNx("s:b", "5")).toBe(true);
+		expect(await store.incr("s:b")).toBe(6);
+		expect(await store.incr("s:new")).toBe(1);
+		await store.del("s:a", "s:b", "s:new");
+		expect(await store.get("s:b")).toBeNull();
+	});
+
+	test("ttl reports expiry like Redis", async () => {
+		expect(await store.ttl("t:none")).toBe(-2);
+		await store.set("t:forever", "x");
+		expect(await store.ttl("t:forever")).toBe(-1);
+		await store.set("t:soon", "x", 100);
+		expect(await store.ttl("t:soon")).toBeGreaterThan(98);
+		await store.setNx("t:nx", "x", 50);
+		expect(await store.ttl("t:nx")).toBeGreaterThan(48);
+		await store.expire("t:forever", 10);
+		expect(await store.ttl("t:forever")).toBeGreaterThan(8);
+		await store.del("t:forever", "t:soon", "t:nx");
+	});
+
+	test("sorted sets: add, range by score, trim to newest, min, remove", async () => {
+		await store.zadd("z:a", [[3, "c"], [1, "a"], [2, "b"], [5, "e"]]);
+		expect(await store.zrangeByScore("z:a", 2, Infinity)).toEqual(["b", "c", "e"]);
+		expect(await store.zrangeByScore("z:a", -Infinity, 2)).toEqual(["a", "b"]);
+		expect(await store.zrangeByScoreMany(["z:a", "z:none"], 3, 3)).toEqual([["c"], []]);
+		expect(await store.zminScore("z:a")).toBe(1);
+		await store.ztrimToNewest("z:a", 2);
+		expect(await store.zrangeByScore("z:a", -Infinity, Infinity)).toEqual(["c", "e"]);
+		await store.zadd("z:a", [[10, "c"]]);
+		expect(await store.zrangeByScore("z:a", -Infinity, Infinity)).toEqual(["e", "c"]);
+		await store.zremRangeByScore("z:a", 0, 5);
+		expect(await store.zrangeByScore("z:a", -Infinity, Infinity)).toEqual(["c"]);
+		await store.zrem("z:a", "c");
+		expect(await store.zminScore("z:a")).toBeNull();
+		expect(await store.ttl("z:a")).toBe(-2);
+	});
+
+	test("sets: add, members, remove; an emptied set is gone", async () => {
+		await store.sadd("set:a", "x", "y", "x");
+		expect((await store.smembers("set:a")).sort()).toEqual(["x", "y"]);
+		await store.srem("set:a", "x", "y");
+		expect(await store.smembers("set:a")).toEqual([]);
+		expect(await store.ttl("set:a")).toBe(-2);
+	});
+});

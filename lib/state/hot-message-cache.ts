@@ -47,7 +47,11 @@ export class HotMessageCache {
 		await this.store.expire(key, TTL_SECONDS);
 		const floorKey = this.floorKey(message.conversationId);
 		const floor = await this.store.get(floorKey);
-		if (floor === null) return;
+		if (floor === null) {
+			// A conversation's first message: its whole history is in the set from the start.
+			if (message.seq === 1) await this.store.set(floorKey, "1", TTL_SECONDS);
+			return;
+		}
 		const lowest = await this.store.zminScore(key);
 		if (lowest !== null && lowest > Number(floor)) await this.store.set(floorKey, String(lowest), TTL_SECONDS);
 		else await this.store.expire(floorKey, TTL_SECONDS);

@@ -190,6 +190,29 @@ describe("conversations and messages over HTTP", () => {
 		expect(seen.body.messages[0]).toMatchObject({ content: "hi everyone", senderId: newcomer.user.id });
 	});
 
+	test("history near the end of a conversation comes from the hot cache, without a database read", async () => {
+		const opened = await bob.api.post("/api/v1/conversations/direct", { userId: eve.user.id });
+		const id = opened.body.conversation.id;
+		for (let i = 1; i <= 5; i++) await send(i % 2 ? bob : eve, id, `hot ${i}`);
+		const repo = gochat.broker.getLocalService("repo.messages") as unknown as { db: { models: { Message: { addHook(name: string, key: string, fn: () => void): void; removeHook(name: string, key: string): void } } } };
+		let reads = 0;
+		repo.db.models.Message.addHook("beforeFind", "count-reads", () => { reads++; });
+		try {
+			const stats = () => gochat.broker.call<{ hits: number; misses: number }>("repo.messages.cacheStats");
+			const before = await stats();
+			const latest = await eve.api.get(`/api/v1/conversations/${id}/messages?limit=3`);
+			const forward = await bob.api.get(`/api/v1/conversations/${id}/messages?afterSeq=1`);
+			expect(latest.body.messages.map((m: { content: string }) => m.content)).toEqual(["hot 3", "hot 4", "hot 5"]);
+			expect(forward.body.messages.map((m: { seq: number }) => m.seq)).toEqual([2, 3, 4, 5]);
+			const after = await stats();
+			expect(after.hits - before.hits).toBe(2);
+			expect(after.misses).toBe(before.misses);
+			expect(reads).toBe(0);
+		} finally {
+			repo.db.models.Message.removeHook("beforeFind", "count-reads");
+		}
+	});
+
 	test("seq carries on from the database after the sequence store is lost", async () => {
 		const opened = await alice.api.post("/api/v1/conversations/direct", { userId: eve.user.id });
 		const id = opened.body.conversation.id;

@@ -65,3 +65,13 @@ describe("HotMessageCache", () => {
 		expect(await cache.read("c", { limit: 1 })).toBeNull();
 	});
 });
+
+describe("HotMessageCache for a new conversation", () => {
+	test("is warm from its first message on, with no fill", async () => {
+		const cache = new HotMessageCache(new MemoryStateStore(), 300);
+		await cache.add(message(1));
+		await cache.add(message(2));
+		expect(await cache.isWarm("c")).toBe(true);
+		expect(await cache.read("c", { limit: 10 })).toEqual({ messages: [message(1), message(2)], hasMore: false });
+	});
+});

@@ -12,7 +12,7 @@ function nextDeadLetter(broker: ServiceBroker): Promise<DeadLetter> {
 		const probe = broker.createService({
 			name: `probe-${Date.now()}`,
 			events: {
-				"fanout.deadLettered"(ctx) {
+				"fanout.deadLettered"(ctx: { params: unknown }) {
 					resolve(ctx.params as DeadLetter);
 					void broker.destroyService(probe);
 				}
@@ -63,7 +63,7 @@ describe("the fan-out queue", () => {
 			const taken = await redis.xreadgroup("GROUP", "task.fanout", "crashed-consumer", "COUNT", 1, "STREAMS", stream, ">");
 			expect(taken).not.toBeNull();
 
-			const arrival = nextEvent(socket, "message:new", (e: { message: { id: string } }) => e.message.id === message.id);
+			const arrival = nextEvent(socket, "message:new", (e: { message: { id: string; content: string } }) => e.message.id === message.id);
 			worker = await startGoChat({ SERVICES: "task", QUEUE_URL: redisUrl, QUEUE_REDELIVERY_SECONDS: "1" }, { join: front });
 			await waitForServiceOn(front.broker, "task.fanout", worker.broker.nodeID);
 			expect((await arrival).message.content).toBe("lost in a crash?");

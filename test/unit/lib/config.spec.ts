@@ -6,6 +6,7 @@ describe("loadConfig", () => {
 	test("defaults run everything embedded on port 3000", () => {
 		const config = loadConfig(base);
 		expect(config).toMatchObject({ port: 3000, services: ["gateway", "logic", "repo", "task"], messageMaxBytes: 16384, groupMaxMembers: 10000, workerId: 0 });
+		expect(config).toMatchObject({ redisUrl: null, transporter: null, queueUrl: null, groupInlineFanout: 500, hotCacheSize: 300, namespace: "gochat" });
 		expect(config.jwtSecretSource).toBe("generated");
 		expect(config.jwtSecret.length).toBeGreaterThanOrEqual(32);
 	});
@@ -21,7 +22,15 @@ describe("loadConfig", () => {
 		});
 	});
 
+	test("real servers: the queue follows REDIS_URL unless QUEUE_URL says otherwise", () => {
+		const withRedis = loadConfig({ ...base, REDIS_URL: "redis://127.0.0.1:6379", TRANSPORTER: "nats://127.0.0.1:4222" });
+		expect(withRedis).toMatchObject({ redisUrl: "redis://127.0.0.1:6379", queueUrl: "redis://127.0.0.1:6379", transporter: "nats://127.0.0.1:4222" });
+		expect(loadConfig({ ...base, REDIS_URL: "redis://r:6379", QUEUE_URL: "nats://n:4222" }).queueUrl).toBe("nats://n:4222");
+	});
+
 	test.each([
+		["REDIS_URL", "http://x"], ["TRANSPORTER", "kafka://x"], ["QUEUE_URL", "amqp://x"], ["QUEUE_URL", "not a url"],
+		["GROUP_INLINE_FANOUT", "1"], ["PRESENCE_TTL", "0"], ["HOT_CACHE_SIZE", "-1"],
 		["PORT", "http"], ["PORT", "70000"], ["WORKER_ID", "1024"], ["JWT_SECRET", "short"], ["DATABASE_URL", "postgres://x/y"],
 		["DATABASE_URL", "mysql://host"], ["SERVICES", "gateway,chat"], ["LOG_LEVEL", "loud"], ["MIGRATE_ON_START", "maybe"],
 		["MESSAGE_MAX_BYTES", "0"], ["BCRYPT_ROUNDS", "3"]

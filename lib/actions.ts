@@ -28,6 +28,7 @@ export interface ActionMap {
 
 	"repo.conversations.get": { params: { id: string }; result: Conversation | null };
 	"repo.conversations.ensureDirect": { params: { id: string; userIds: string[] }; result: { conversation: Conversation; created: boolean } };
+	"repo.conversations.role": { params: { conversationId: string; userId: string }; result: MemberRole | null };
 	"repo.conversations.membership": { params: { conversationId: string; userId: string }; result: Membership | null };
 	"repo.conversations.memberIds": { params: { conversationId: string; afterUserId?: string; limit: number }; result: string[] };
 	"repo.conversations.listForUser": { params: { userId: string }; result: ConversationWithMembership[] };

@@ -31,7 +31,12 @@ function createSqlite(file: string): Sequelize {
 				const db = connection as { run(sql: string, cb: (err: Error | null) => void): void };
 				const run = (sql: string) => new Promise<void>((resolve, reject) => db.run(sql, err => (err ? reject(err) : resolve())));
 				await run("PRAGMA busy_timeout = 1000");
-				if (!inMemory) await run("PRAGMA journal_mode = WAL");
+				if (!inMemory) {
+					await run("PRAGMA journal_mode = WAL");
+					// In WAL mode NORMAL syncs at checkpoints, not every commit: a commit survives a crash
+					// of GoChat, only a power cut can lose the last ones. Embedded mode's trade-off.
+					await run("PRAGMA synchronous = NORMAL");
+				}
 				await run("PRAGMA foreign_keys = ON");
 			}
 		}

@@ -46,6 +46,13 @@ const AUTHENTICATED_ALIASES = {
 	"POST /groups/:id/leave": "groups.leave"
 };
 
+/** What must be reachable before this gateway can answer every route (and every socket event). */
+const REQUIRED_SERVICES = [
+	"auth", "users", "conversations", "messages", "groups", "delivery", "presence",
+	"repo.database", "repo.users", "repo.sessions", "repo.conversations", "repo.groups", "repo.messages", "repo.presence",
+	"task.fanout"
+];
+
 /** JSON body limit: room for the largest message even if every character arrives \u-escaped. */
 function bodyLimit(): number {
 	return Math.max(64 * 1024, getConfig().messageMaxBytes * 6 + 4096);
@@ -125,10 +132,14 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 			}
 		},
 
-		/** Ready when the database answers and every migration has run. */
+		/** Ready when every service the routes use is up, the database answers and every migration has run. */
 		ready: {
 			params: {},
 			async handler(this: ApiThis, ctx: Context) {
+				const services = this.broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string }>;
+				const available = new Set(services.map(service => service.name));
+				const missing = REQUIRED_SERVICES.filter(name => !available.has(name));
+				if (missing.length > 0) fail("SERVICE_UNAVAILABLE", `Waiting for services: ${missing.join(", ")}`);
 				const database = await call(ctx, "repo.database.status", {});
 				if (!database.reachable) fail("SERVICE_UNAVAILABLE", "The database is unreachable");
 				if (!database.migrated) fail("SERVICE_UNAVAILABLE", `Migrations pending: ${database.pending.join(", ")}`);

@@ -57,7 +57,12 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 		markRead: {
 			params: { id: conversationIdRule, seq: seqRule },
 			async handler(this: ConversationsThis, ctx: AuthedContext<{ id: string; seq: number }>) {
-				const { conversation, membership } = await this.requireMember(ctx, ctx.params.id);
+				await this.requireMember(ctx, ctx.params.id);
+				const [conversation, membership] = await Promise.all([
+					call(ctx, "repo.conversations.get", { id: ctx.params.id }),
+					call(ctx, "repo.conversations.membership", { conversationId: ctx.params.id, userId: ctx.meta.userId })
+				]);
+				if (!conversation || !membership) fail("NOT_MEMBER", "You are not a member of this conversation");
 				const target = Math.min(ctx.params.seq, conversation.lastSeq);
 				const readSeq = await call(ctx, "repo.conversations.markRead", {
 					conversationId: conversation.id,
@@ -89,21 +94,22 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 		typing: {
 			params: { id: conversationIdRule },
 			async handler(this: ConversationsThis, ctx: AuthedContext<{ id: string }>): Promise<{ notified: number }> {
-				const { conversation } = await this.requireMember(ctx, ctx.params.id);
-				const parsed = parseConversationId(conversation.id);
+				const conversationId = ctx.params.id;
+				await this.requireMember(ctx, conversationId);
+				const parsed = parseConversationId(conversationId);
 				let members: string[] = [];
 				if (parsed?.type === "direct") members = parsed.userIds;
 				else if (parsed?.type === "group") {
 					const limit = getConfig().groupInlineFanout;
 					const group = await call(ctx, "repo.groups.get", { id: parsed.groupId });
 					if (group && group.memberCount <= limit) {
-						members = await call(ctx, "repo.conversations.memberIds", { conversationId: conversation.id, limit });
+						members = await call(ctx, "repo.conversations.memberIds", { conversationId, limit });
 					}
 				}
 				const others = members.filter(id => id !== ctx.meta.userId);
 				if (others.length === 0) return { notified: 0 };
 				const { recipients } = await call(ctx, "delivery.toUsers", {
-					userIds: others, event: "typing", payload: { conversationId: conversation.id, userId: ctx.meta.userId }
+					userIds: others, event: "typing", payload: { conversationId, userId: ctx.meta.userId }
 				});
 				return { notified: recipients };
 			}

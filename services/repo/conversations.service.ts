@@ -2,8 +2,9 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import { Op } from "sequelize";
 import { isUniqueViolation } from "../../lib/db/database";
 import { toConversation, toMembership } from "../../lib/db/models";
-import type { Conversation, Membership } from "../../lib/types";
+import type { Conversation, Membership, MemberRole } from "../../lib/types";
 import { createDbMixin, DbThis } from "../../mixins/db.mixin";
+import { forgetMembers, MEMBERS_CHANGED_EVENT, rolePattern } from "./membership-cache";
 
 type ConversationsRepoThis = Service & DbThis;
 
@@ -48,6 +49,7 @@ const ConversationsRepoService: ServiceSchema<ServiceSettingSchema, Conversation
 						})), { transaction });
 						return created;
 					});
+					await forgetMembers(this.broker, ctx.params.id);
 					return { conversation: toConversation(row), created: true };
 				} catch (err) {
 					// Both users opened it at the same moment: the other request created it.
@@ -56,6 +58,20 @@ const ConversationsRepoService: ServiceSchema<ServiceSettingSchema, Conversation
 					if (!row) throw err;
 					return { conversation: toConversation(row), created: false };
 				}
+			}
+		},
+
+		/** The member's role, or null: the access check of every send, so it is cached until members change. */
+		role: {
+			visibility: "public",
+			cache: { keys: ["conversationId", "userId"], ttl: 600 },
+			params: { conversationId: "string", userId: "string" },
+			async handler(this: ConversationsRepoThis, ctx: Context<{ conversationId: string; userId: string }>): Promise<MemberRole | null> {
+				const row = await this.db.models.Member.findOne({
+					attributes: ["role"],
+					where: { conversation_id: ctx.params.conversationId, user_id: ctx.params.userId }
+				});
+				return row ? (row.get("role") as MemberRole) : null;
 			}
 		},
 
@@ -122,6 +138,15 @@ const ConversationsRepoService: ServiceSchema<ServiceSettingSchema, Conversation
 				);
 				const row = await this.db.models.Member.findOne({ where });
 				return row ? toMembership(row).readSeq : null;
+			}
+		}
+	},
+
+	events: {
+		[MEMBERS_CHANGED_EVENT]: {
+			params: { conversationId: "string" },
+			async handler(this: ConversationsRepoThis, ctx: Context<{ conversationId: string }>) {
+				await this.broker.cacher?.clean(rolePattern(ctx.params.conversationId));
 			}
 		}
 	}

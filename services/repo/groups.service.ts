@@ -5,6 +5,7 @@ import { toGroup, toMembership } from "../../lib/db/models";
 import { fail } from "../../lib/errors";
 import type { Group, Membership, MemberRole } from "../../lib/types";
 import { createDbMixin, DbThis } from "../../mixins/db.mixin";
+import { forgetMembers } from "./membership-cache";
 
 interface GroupsRepoMethods {
 	lockGroup(groupId: string, transaction: Transaction): Promise<Group>;
@@ -67,6 +68,7 @@ const GroupsRepoService: ServiceSchema<ServiceSettingSchema, GroupsRepoThis> = {
 					})), { transaction });
 					return group;
 				});
+				await forgetMembers(this.broker, conversationId);
 				return toGroup(row);
 			}
 		},
@@ -124,7 +126,7 @@ const GroupsRepoService: ServiceSchema<ServiceSettingSchema, GroupsRepoThis> = {
 				const { groupId, userIds, maxMembers } = ctx.params;
 				const { Group: Groups, Member } = this.db.models;
 				const conversationId = groupConversationId(groupId);
-				return this.db.transaction(async transaction => {
+				const result = await this.db.transaction(async transaction => {
 					const group = await this.lockGroup(groupId, transaction);
 					const existing = await Member.findAll({
 						where: { conversation_id: conversationId, user_id: { [Op.in]: userIds } },
@@ -148,6 +150,8 @@ const GroupsRepoService: ServiceSchema<ServiceSettingSchema, GroupsRepoThis> = {
 					);
 					return { group: { ...group, memberCount: group.memberCount + added.length, updatedAt: now.toISOString() }, added };
 				});
+				await forgetMembers(this.broker, groupConversationId(ctx.params.groupId));
+				return result;
 			}
 		},
 
@@ -159,7 +163,7 @@ const GroupsRepoService: ServiceSchema<ServiceSettingSchema, GroupsRepoThis> = {
 				const { groupId, userId } = ctx.params;
 				const { Group: Groups, Member } = this.db.models;
 				const conversationId = groupConversationId(groupId);
-				return this.db.transaction(async transaction => {
+				const result = await this.db.transaction(async transaction => {
 					const group = await this.lockGroup(groupId, transaction);
 					const row = await Member.findOne({ where: { conversation_id: conversationId, user_id: userId }, transaction });
 					if (!row) fail("MEMBER_NOT_FOUND", "That user is not a member of this group");
@@ -184,6 +188,8 @@ const GroupsRepoService: ServiceSchema<ServiceSettingSchema, GroupsRepoThis> = {
 					await Groups.update({ member_count: memberCount, owner_id: ownerId, updated_at: now }, { where: { id: groupId }, transaction });
 					return { group: { ...group, memberCount, ownerId, updatedAt: now.toISOString() }, removed };
 				});
+				await forgetMembers(this.broker, groupConversationId(ctx.params.groupId));
+				return result;
 			}
 		},
 
@@ -194,7 +200,7 @@ const GroupsRepoService: ServiceSchema<ServiceSettingSchema, GroupsRepoThis> = {
 			async handler(this: GroupsRepoThis, ctx: Context<{ groupId: string; userId: string; role: MemberRole }>): Promise<Membership> {
 				const where = { conversation_id: groupConversationId(ctx.params.groupId), user_id: ctx.params.userId };
 				const { Member } = this.db.models;
-				return this.db.sequelize.transaction(async transaction => {
+				const result = await this.db.transaction(async transaction => {
 					await this.lockGroup(ctx.params.groupId, transaction);
 					const row = await Member.findOne({ where, transaction });
 					if (!row) fail("MEMBER_NOT_FOUND", "That user is not a member of this group");
@@ -203,6 +209,8 @@ const GroupsRepoService: ServiceSchema<ServiceSettingSchema, GroupsRepoThis> = {
 					await Member.update({ role: ctx.params.role }, { where, transaction });
 					return { ...member, role: ctx.params.role };
 				});
+				await forgetMembers(this.broker, groupConversationId(ctx.params.groupId));
+				return result;
 			}
 		}
 	},

@@ -15,32 +15,61 @@ export function createSequelize(databaseUrl: string): Sequelize {
 	});
 }
 
+type SqliteConnection = { run(sql: string, cb: (err: Error | null) => void): void };
+
+interface SqliteConnectionManager {
+	getConnection(options?: { uuid?: string }): Promise<SqliteConnection>;
+	releaseConnection(connection: SqliteConnection, force?: boolean): void;
+}
+
+async function configureSqlite(connection: SqliteConnection, inMemory: boolean): Promise<void> {
+	const run = (sql: string) => new Promise<void>((resolve, reject) => connection.run(sql, err => (err ? reject(err) : resolve())));
+	await run("PRAGMA busy_timeout = 5000");
+	await run("PRAGMA foreign_keys = ON");
+	if (inMemory) return;
+	await run("PRAGMA journal_mode = WAL");
+	// In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives a crash of
+	// GoChat; only a power cut can lose the last ones. The embedded mode's trade-off for speed.
+	await run("PRAGMA synchronous = NORMAL");
+}
+
+/**
+ * Sequelize's SQLite driver opens and closes a new database handle for every transaction and
+ * runs no connect hooks. GoChat queues its write transactions (one at a time, see database.ts),
+ * so two long-lived handles do: one for reads and single statements, one for transactions, both
+ * configured once.
+ */
+function useTwoConnections(sequelize: Sequelize, inMemory: boolean): void {
+	const manager = sequelize.connectionManager as unknown as SqliteConnectionManager;
+	const open = manager.getConnection.bind(manager);
+	const configured = new WeakSet<SqliteConnection>();
+	manager.getConnection = async (options = {}) => {
+		const uuid = options.uuid && options.uuid !== "default" ? "transactions" : "default";
+		const connection = await open({ ...options, uuid });
+		if (!configured.has(connection)) {
+			configured.add(connection);
+			await configureSqlite(connection, inMemory);
+		}
+		return connection;
+	};
+	// Handles stay open for the process; Sequelize closes them all in sequelize.close().
+	manager.releaseConnection = () => undefined;
+}
+
 function createSqlite(file: string): Sequelize {
 	const inMemory = file === ":memory:";
 	if (!inMemory) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-	return new Sequelize({
+	const sequelize = new Sequelize({
 		dialect: "sqlite",
 		storage: file,
 		logging: false,
-		// IMMEDIATE takes the write lock up front, so two writers wait (busy_timeout) instead of deadlocking.
+		// IMMEDIATE takes the write lock up front, so a writer waits (busy_timeout) instead of failing midway.
 		transactionType: Transaction.TYPES.IMMEDIATE,
-		// A write outside a transaction can still meet the lock: retry it from JS rather than block a thread long.
-		retry: { max: 10, match: [/SQLITE_BUSY/] },
-		hooks: {
-			afterConnect: async (connection: unknown) => {
-				const db = connection as { run(sql: string, cb: (err: Error | null) => void): void };
-				const run = (sql: string) => new Promise<void>((resolve, reject) => db.run(sql, err => (err ? reject(err) : resolve())));
-				await run("PRAGMA busy_timeout = 1000");
-				if (!inMemory) {
-					await run("PRAGMA journal_mode = WAL");
-					// In WAL mode NORMAL syncs at checkpoints, not every commit: a commit survives a crash
-					// of GoChat, only a power cut can lose the last ones. Embedded mode's trade-off.
-					await run("PRAGMA synchronous = NORMAL");
-				}
-				await run("PRAGMA foreign_keys = ON");
-			}
-		}
+		// A single statement can still meet a transaction's lock past busy_timeout: retry it.
+		retry: { max: 10, match: [/SQLITE_BUSY/] }
 	});
+	useTwoConnections(sequelize, inMemory);
+	return sequelize;
 }
 
 /**

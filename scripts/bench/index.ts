@@ -19,17 +19,19 @@ interface Options {
 	clients: number;
 	rate: number;
 	duration: number;
+	/** Seconds of the same load before measuring: the first message of each conversation warms caches and sequences. */
+	warmup: number;
 	groupSize: number;
 	groupShare: number;
 	url?: string;
 }
 
 function parseOptions(argv: string[]): Options {
-	const options: Options = { clients: 1000, rate: 500, duration: 20, groupSize: 10, groupShare: 0.2 };
+	const options: Options = { clients: 1000, rate: 500, duration: 20, warmup: 3, groupSize: 10, groupShare: 0.2 };
 	for (let i = 0; i < argv.length; i += 2) {
 		const [flag, value] = [argv[i], argv[i + 1]];
 		const key = flag?.replace(/^--/, "").replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) as keyof Options;
-		if (!(key in options) && key !== "url") throw new Error(`unknown option ${flag} (use --clients, --rate, --duration, --group-size, --group-share, --url)`);
+		if (!(key in options) && key !== "url") throw new Error(`unknown option ${flag} (use --clients, --rate, --duration, --warmup, --group-size, --group-share, --url)`);
 		(options as unknown as Record<string, unknown>)[key] = key === "url" ? value : Number(value);
 	}
 	return options;
@@ -111,7 +113,7 @@ async function main() {
 	const server = options.url ? null : await startServer();
 	const baseUrl = options.url ?? server!.baseUrl;
 	const log = (line: string) => console.log(line);
-	log(`GoChat bench: ${options.clients} clients, ${options.rate} msg/s for ${options.duration} s, ${Math.round(options.groupShare * 100)}% of sends to groups of ${options.groupSize}, against ${baseUrl}`);
+	log(`GoChat bench: ${options.clients} clients, ${options.rate} msg/s for ${options.duration} s after ${options.warmup} s of warm-up, ${Math.round(options.groupShare * 100)}% of sends to groups of ${options.groupSize}, against ${baseUrl}`);
 
 	try {
 		// Accounts: guests, so bcrypt does not dominate the setup.
@@ -159,57 +161,71 @@ async function main() {
 			const seen = new Set<string>();
 			socket.on("message:new", ({ message }: { message: { id: string; content: string } }) => {
 				const now = performance.now();
+				const { t: sentAt, measured } = JSON.parse(message.content) as { t: number; measured: boolean };
+				if (!measured) return;
 				if (seen.has(message.id)) {
 					duplicates++;
 					return;
 				}
 				seen.add(message.id);
 				deliveries++;
-				const sentAt = Number(JSON.parse(message.content).t);
 				receiveLatency.push(now - sentAt);
 				const record = sent.get(message.id);
+				// A push can overtake the sender's ack: keep the count until the ack says how many to expect.
 				if (record) record.received++;
+				else sent.set(message.id, { recipients: 0, received: 1 });
 			});
 			client.socket = socket;
 			connected++;
 		});
 		log(`connections established  ${connected} of ${clients.length} in ${((performance.now() - connectStart) / 1000).toFixed(1)} s`);
 
-		// Load: a fixed rate of sends for the set time.
+		// Load: a fixed rate of sends for the set time, first unmeasured (warm-up), then measured.
 		const ackLatency: number[] = [];
 		let accepted = 0;
 		let failed = 0;
 		let sequence = 0;
-		const total = Math.round(options.rate * options.duration);
+		let measuring = false;
+		const drive = async (seconds: number) => {
+			const total = Math.round(options.rate * seconds);
+			const phaseStart = performance.now();
+			const inFlight: Promise<void>[] = [];
+			for (let n = 0; n < total; n++) {
+				const wait = phaseStart + (n * 1000) / options.rate - performance.now();
+				if (wait > 1) await sleep(wait);
+				const index = Math.floor(Math.random() * clients.length);
+				const client = clients[index];
+				const toGroup = groupOf.has(index) && Math.random() < options.groupShare;
+				const conversationId = toGroup ? groupOf.get(index)! : client.conversations[0];
+				if (!conversationId || !client.socket) continue;
+				const t = performance.now();
+				const measured = measuring;
+				inFlight.push(client.socket.timeout(30000).emitWithAck("message:send", {
+					conversationId, clientMsgId: `b-${++sequence}`, type: "text", content: JSON.stringify({ t, measured })
+				}).then((ack: { ok: boolean; message?: { id: string } }) => {
+					if (!measured) return;
+					ackLatency.push(performance.now() - t);
+					if (!ack.ok || !ack.message) {
+						failed++;
+						return;
+					}
+					accepted++;
+					const record = sent.get(ack.message.id);
+					sent.set(ack.message.id, { recipients: recipientsOf(conversationId), received: record?.received ?? 0 });
+				}, () => { if (measured) failed++; }));
+			}
+			await Promise.all(inFlight);
+		};
+		await drive(options.warmup);
+		measuring = true;
+		sent.clear();
+		deliveries = 0;
+		duplicates = 0;
+		receiveLatency.length = 0;
 		const start = performance.now();
 		let peakRss = rssMiB(server?.child.pid) ?? 0;
 		const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, rssMiB(server?.child.pid) ?? 0); }, 500);
-		const inFlight: Promise<void>[] = [];
-		for (let n = 0; n < total; n++) {
-			const due = start + (n * 1000) / options.rate;
-			const wait = due - performance.now();
-			if (wait > 1) await sleep(wait);
-			const index = Math.floor(Math.random() * clients.length);
-			const client = clients[index];
-			const toGroup = groupOf.has(index) && Math.random() < options.groupShare;
-			const conversationId = toGroup ? groupOf.get(index)! : client.conversations[0];
-			if (!conversationId || !client.socket) continue;
-			const t = performance.now();
-			inFlight.push(client.socket.timeout(30000).emitWithAck("message:send", {
-				conversationId, clientMsgId: `b-${++sequence}`, type: "text", content: JSON.stringify({ t })
-			}).then((ack: { ok: boolean; message?: { id: string } }) => {
-				ackLatency.push(performance.now() - t);
-				if (!ack.ok || !ack.message) {
-					failed++;
-					return;
-				}
-				accepted++;
-				const record = sent.get(ack.message.id);
-				// The push can overtake the ack; count what already arrived.
-				sent.set(ack.message.id, { recipients: recipientsOf(conversationId), received: record?.received ?? 0 });
-			}, () => { failed++; }));
-		}
-		await Promise.all(inFlight);
+		await drive(options.duration);
 		const sendSeconds = (performance.now() - start) / 1000;
 
 		// Drain: wait until every expected delivery arrived, or 10 s of silence.

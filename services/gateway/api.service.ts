@@ -149,6 +149,11 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 	},
 
 	methods: {
+		/** moleculer-web logs every 5xx with its stack; onError above logs the unexpected ones itself. */
+		errorHandler(this: ApiThis, req: IncomingMessage, res: ServerResponse, err: unknown) {
+			(this as unknown as { sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void }).sendError(req, res, err);
+		},
+
 		/** Bearer token → the caller's user and session in ctx.meta, or a 401 that says why. */
 		async authorize(this: ApiThis, ctx: Context<unknown, AuthMeta>, _route: unknown, req: IncomingMessage) {
 			const header = req.headers.authorization;

@@ -88,8 +88,9 @@ export class RedisStateStore implements StateStore {
 		return this.redis.smembers(key);
 	}
 
+	/** QUIT lets pending replies arrive; a connection that is already gone is just dropped. */
 	async close() {
-		await this.redis.quit();
+		await this.redis.quit().catch(() => this.redis.disconnect());
 	}
 }
 

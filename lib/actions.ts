@@ -1,5 +1,5 @@
 import type { CallingOptions, Context } from "moleculer";
-import type { FanoutJob, PushParams } from "../services/logic/delivery.service";
+import type { DeliveryReport, FanoutJob, PushParams } from "../services/logic/delivery.service";
 import type { DatabaseStatus } from "../services/repo/database.service";
 import type { ConversationWithMembership } from "../services/repo/conversations.service";
 import type { CreateGroupParams, ListMembersParams } from "../services/repo/groups.service";
@@ -31,6 +31,7 @@ export interface ActionMap {
 	"repo.conversations.role": { params: { conversationId: string; userId: string }; result: MemberRole | null };
 	"repo.conversations.membership": { params: { conversationId: string; userId: string }; result: Membership | null };
 	"repo.conversations.memberIds": { params: { conversationId: string; afterUserId?: string; limit: number }; result: string[] };
+	"repo.conversations.directPeers": { params: { userId: string }; result: string[] };
 	"repo.conversations.listForUser": { params: { userId: string }; result: ConversationWithMembership[] };
 	"repo.conversations.markRead": { params: { conversationId: string; userId: string; seq: number }; result: number | null };
 
@@ -57,7 +58,7 @@ export interface ActionMap {
 	"repo.presence.removeNode": { params: { nodeId: string }; result: string[] };
 
 	"auth.resolveToken": { params: { token: string }; result: AccessClaims };
-	"delivery.toUsers": { params: PushParams; result: { nodes: number; recipients: number } };
+	"delivery.toUsers": { params: PushParams; result: DeliveryReport };
 	"delivery.message": { params: FanoutJob; result: { queued: boolean } };
 	"presence.announce": { params: { userId: string; online: boolean }; result: number };
 	"api.push": { params: PushParams; result: number };

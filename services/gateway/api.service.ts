@@ -36,7 +36,7 @@ const AUTHENTICATED_ALIASES = {
 	"GET /conversations": "conversations.list",
 	"GET /conversations/:conversationId/messages": "messages.history",
 	"POST /conversations/:conversationId/messages": "messages.send",
-	"POST /conversations/:id/read": "conversations.markRead",
+	"POST /conversations/:conversationId/read": "conversations.markRead",
 	"POST /groups": "groups.create",
 	"GET /groups/:id": "groups.get",
 	"GET /groups/:id/members": "groups.members",

@@ -16,7 +16,8 @@ const hasBody = (req: IncomingMessage) =>
 export function requestHygiene(req: Request, _res: ServerResponse, next: (err?: unknown) => void): void {
 	if (req.method !== "GET" && req.method !== "HEAD" && hasBody(req)) {
 		const type = String(req.headers["content-type"] ?? "");
-		if (!/^application\/(.+\+)?json\b/i.test(type)) {
+		// Only what the JSON body parser reads: application/json (any charset).
+		if (!/^application\/json\s*(;|$)/i.test(type)) {
 			return next(new GoChatError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json"));
 		}
 	}

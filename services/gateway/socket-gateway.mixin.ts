@@ -40,19 +40,21 @@ const userRoom = (userId: string) => `user:${userId}`;
  * One handler per client event: calls the logic action as the socket's user and acks
  * `{ok: true, ...result}` or `{ok: false, error: {code, message}}`, the REST error shape.
  */
-function clientEvent(action: string, toParams: (payload: Record<string, unknown>) => unknown = p => p) {
-	return async function (this: GatewaySocket, payload: unknown, ack?: unknown) {
-		const respond: Ack | null = typeof ack === "function" ? (ack as Ack) : typeof payload === "function" ? (payload as Ack) : null;
+function clientEvent(action: string) {
+	return async function (this: GatewaySocket, ...args: unknown[]) {
+		const respond = typeof args[args.length - 1] === "function" ? (args.pop() as Ack) : null;
+		// An event sent with only an ack (emit("sync", ack)) has an empty payload.
+		const payload = args[0] === undefined ? {} : args[0];
 		try {
 			if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
 				throw new GoChatError("INVALID_INPUT", "The event payload must be an object");
 			}
-			const result = await this.$service.callAs(this, action, toParams(payload as Record<string, unknown>));
+			const result = await this.$service.callAs(this, action, payload);
 			respond?.({ ok: true, ...result });
 		} catch (err) {
 			const { status, body } = toHttpError(err);
 			if (status >= 500 && status !== 503) this.$service.logger.error(`Socket event for ${action} failed:`, err);
-			respond?.({ ok: false, error: { code: body.error.code, message: body.error.message } });
+			respond?.({ ok: false, error: body.error });
 		}
 	};
 }
@@ -68,8 +70,11 @@ function typingEvent(this: GatewaySocket, payload: unknown, ack?: unknown) {
 		return;
 	}
 	last.set(conversationId, now);
-	return clientEvent("conversations.typing", p => ({ id: p.conversationId })).call(this, payload, ack);
+	return clientEvent("conversations.typing").call(this, payload, ack);
 }
+
+/** The events a client may send; anything else gets an error ack. */
+const CLIENT_EVENTS = new Set(["message:send", "conversation:read", "typing", "sync"]);
 
 function unknownEvent(this: GatewaySocket, ...args: unknown[]) {
 	const respond = args.find(a => typeof a === "function") as Ack | undefined;
@@ -95,7 +100,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 							// moleculer-io's generic "call" event would expose every published action.
 							call: unknownEvent,
 							"message:send": clientEvent("messages.send"),
-							"conversation:read": clientEvent("conversations.markRead", p => ({ id: p.conversationId, seq: p.seq })),
+							"conversation:read": clientEvent("conversations.markRead"),
 							typing: typingEvent,
 							sync: clientEvent("messages.sync")
 						}
@@ -183,6 +188,10 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				const sessionId = socket.data.sessionId!;
 				socket.join(userRoom(userId));
 				socket.on("disconnect", () => this.onDisconnected(socket));
+				socket.onAny((event: string, ...args: unknown[]) => {
+					// "call" has its own refusing handler (it replaces moleculer-io's).
+					if (!CLIENT_EVENTS.has(event) && event !== "call") unknownEvent.apply(socket, args);
+				});
 				const sessionSockets = this.socketsBySession.get(sessionId) ?? new Set();
 				this.socketsBySession.set(sessionId, sessionSockets.add(socket));
 				const userSockets = this.socketsByUser.get(userId);

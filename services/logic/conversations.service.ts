@@ -55,12 +55,13 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 		 * the caller's other devices.
 		 */
 		markRead: {
-			params: { id: conversationIdRule, seq: seqRule },
-			async handler(this: ConversationsThis, ctx: AuthedContext<{ id: string; seq: number }>) {
-				await this.requireMember(ctx, ctx.params.id);
+			params: { conversationId: conversationIdRule, seq: seqRule },
+			async handler(this: ConversationsThis, ctx: AuthedContext<{ conversationId: string; seq: number }>) {
+				const { conversationId } = ctx.params;
+				await this.requireMember(ctx, conversationId);
 				const [conversation, membership] = await Promise.all([
-					call(ctx, "repo.conversations.get", { id: ctx.params.id }),
-					call(ctx, "repo.conversations.membership", { conversationId: ctx.params.id, userId: ctx.meta.userId })
+					call(ctx, "repo.conversations.get", { id: conversationId }),
+					call(ctx, "repo.conversations.membership", { conversationId, userId: ctx.meta.userId })
 				]);
 				if (!conversation || !membership) fail("NOT_MEMBER", "You are not a member of this conversation");
 				const target = Math.min(ctx.params.seq, conversation.lastSeq);
@@ -92,9 +93,9 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 		 * inline delivery (the world, large groups) get no typing notices.
 		 */
 		typing: {
-			params: { id: conversationIdRule },
-			async handler(this: ConversationsThis, ctx: AuthedContext<{ id: string }>): Promise<{ notified: number }> {
-				const conversationId = ctx.params.id;
+			params: { conversationId: conversationIdRule },
+			async handler(this: ConversationsThis, ctx: AuthedContext<{ conversationId: string }>): Promise<{ notified: number }> {
+				const { conversationId } = ctx.params;
 				await this.requireMember(ctx, conversationId);
 				const parsed = parseConversationId(conversationId);
 				let members: string[] = [];

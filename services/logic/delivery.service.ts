@@ -13,6 +13,13 @@ export interface PushParams {
 	exceptSocketId?: string;
 }
 
+export interface DeliveryReport {
+	nodes: number;
+	recipients: number;
+	/** Nodes whose push failed; their users catch up by sync, or the queue retries the batch. */
+	failedNodes: number;
+}
+
 export interface FanoutJob {
 	message: Message;
 	exceptSocketId?: string;
@@ -54,16 +61,19 @@ const DeliveryService: ServiceSchema<ServiceSettingSchema, DeliveryThis> = {
 				payload: "any",
 				exceptSocketId: { type: "string", optional: true }
 			},
-			async handler(this: DeliveryThis, ctx: Context<PushParams>): Promise<{ nodes: number; recipients: number }> {
+			async handler(this: DeliveryThis, ctx: Context<PushParams>): Promise<DeliveryReport> {
 				const { userIds, event, payload, exceptSocketId } = ctx.params;
-				if (userIds.length === 0) return { nodes: 0, recipients: 0 };
+				if (userIds.length === 0) return { nodes: 0, recipients: 0, failedNodes: 0 };
 				const located = await call(ctx, "repo.presence.locate", { userIds });
 				const byNode = groupByNode(located);
+				let failedNodes = 0;
 				await Promise.all([...byNode].map(([nodeID, users]) =>
-					call(ctx, "api.push", { userIds: users, event, payload, exceptSocketId }, { nodeID })
-						.catch(err => this.logger.warn(`Push of ${event} to node ${nodeID} failed: ${err.message}`))
+					call(ctx, "api.push", { userIds: users, event, payload, exceptSocketId }, { nodeID }).catch(err => {
+						failedNodes++;
+						this.logger.warn(`Push of ${event} to node ${nodeID} failed: ${err.message}`);
+					})
 				));
-				return { nodes: byNode.size, recipients: Object.keys(located).length };
+				return { nodes: byNode.size, recipients: Object.keys(located).length, failedNodes };
 			}
 		},
 

@@ -135,6 +135,9 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 			const original = await this.claim(ctx);
 			if (original) return { message: original, isNew: false };
 			try {
+				// The claim store forgets (after a day, or a restart without Redis); the database does not.
+				const stored = await call(ctx, "repo.messages.findByClientMsgId", { senderId, clientMsgId });
+				if (stored) return { message: stored, isNew: false };
 				const seq = await call(ctx, "repo.messages.nextSeq", { conversationId });
 				const { message, duplicate } = await call(ctx, "repo.messages.insert", {
 					id: this.nextId(), conversationId, senderId, type, content, seq, clientMsgId

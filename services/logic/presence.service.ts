@@ -1,6 +1,5 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { call } from "../../lib/actions";
-import { parseConversationId } from "../../lib/conversation-id";
 
 type PresenceThis = Service & { announce(ctx: Context, userId: string, online: boolean): Promise<number> };
 
@@ -33,14 +32,9 @@ const PresenceService: ServiceSchema<ServiceSettingSchema, PresenceThis> = {
 	methods: {
 		/** Returns how many peers were told. */
 		async announce(this: PresenceThis, ctx: Context, userId: string, online: boolean): Promise<number> {
-			const rows = await call(ctx, "repo.conversations.listForUser", { userId });
-			const peers = new Set<string>();
-			for (const { conversation } of rows) {
-				const parsed = parseConversationId(conversation.id);
-				if (parsed?.type === "direct") for (const id of parsed.userIds) if (id !== userId) peers.add(id);
-			}
-			if (peers.size === 0) return 0;
-			const { recipients } = await call(ctx, "delivery.toUsers", { userIds: [...peers], event: "presence", payload: { userId, online } });
+			const peers = await call(ctx, "repo.conversations.directPeers", { userId });
+			if (peers.length === 0) return 0;
+			const { recipients } = await call(ctx, "delivery.toUsers", { userIds: peers, event: "presence", payload: { userId, online } });
 			return recipients;
 		}
 	}

@@ -1,5 +1,6 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { Op } from "sequelize";
+import { parseConversationId } from "../../lib/conversation-id";
 import { isUniqueViolation } from "../../lib/db/database";
 import { toConversation, toMembership } from "../../lib/db/models";
 import type { Conversation, Membership, MemberRole } from "../../lib/types";
@@ -104,6 +105,26 @@ const ConversationsRepoService: ServiceSchema<ServiceSettingSchema, Conversation
 					raw: true
 				});
 				return rows.map(row => String((row as unknown as { user_id: unknown }).user_id));
+			}
+		},
+
+		/** The users this user has a 1:1 conversation with (the audience of their presence). */
+		directPeers: {
+			visibility: "public",
+			params: { userId: "string" },
+			async handler(this: ConversationsRepoThis, ctx: Context<{ userId: string }>): Promise<string[]> {
+				const rows = await this.db.models.Member.findAll({
+					attributes: ["conversation_id"],
+					// "single_" IDs sort in ["single_", "single`"): "`" follows "_" in byte order.
+					where: { user_id: ctx.params.userId, conversation_id: { [Op.gte]: "single_", [Op.lt]: "single`" } },
+					raw: true
+				});
+				const peers = new Set<string>();
+				for (const row of rows as unknown as Array<{ conversation_id: string }>) {
+					const parsed = parseConversationId(row.conversation_id);
+					if (parsed?.type === "direct") for (const id of parsed.userIds) if (id !== ctx.params.userId) peers.add(id);
+				}
+				return [...peers];
 			}
 		},
 

@@ -73,7 +73,9 @@ const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
 			...redelivery,
 			async handler(this: FanoutThis, ctx: Context<BatchJob>) {
 				const { message, userIds, exceptSocketId } = ctx.params;
-				await call(ctx, "delivery.toUsers", { userIds, event: "message:new", payload: { message }, exceptSocketId });
+				const { failedNodes } = await call(ctx, "delivery.toUsers", { userIds, event: "message:new", payload: { message }, exceptSocketId });
+				// Retrying pushes the batch again, also to nodes that got it: at least once, clients de-duplicate by ID.
+				if (failedNodes > 0) throw new Error(`push failed on ${failedNodes} gateway node(s)`);
 				this.counts.batches++;
 			}
 		},

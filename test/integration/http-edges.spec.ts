@@ -32,6 +32,10 @@ describe("HTTP edges: probes, malformed requests, unknown routes", () => {
 	test("a body that is not JSON is refused with 415, not silently ignored", async () => {
 		const res = await api.request("POST", "/api/v1/auth/login", undefined, { raw: "username=a&password=b", headers: { "content-type": "application/x-www-form-urlencoded" } });
 		expect([res.status, res.body.error.code]).toEqual([415, "UNSUPPORTED_MEDIA_TYPE"]);
+		const vendorJson = await api.request("POST", "/api/v1/auth/login", undefined, { raw: "{}", headers: { "content-type": "application/vnd.api+json" } });
+		expect([vendorJson.status, vendorJson.body.error.code]).toEqual([415, "UNSUPPORTED_MEDIA_TYPE"]);
+		const withCharset = await api.request("POST", "/api/v1/auth/login", undefined, { raw: "{}", headers: { "content-type": "application/json; charset=utf-8" } });
+		expect(withCharset.status).toBe(400);
 	});
 
 	test("writes read the body only: a query string cannot carry or override their input", async () => {

@@ -68,6 +68,16 @@ describe("conversations and messages over HTTP", () => {
 		expect(contents.filter((c: string) => c === "racing")).toHaveLength(1);
 	});
 
+	test("a resend after the claim store forgot (restart, expiry) still returns the original and skips no seq", async () => {
+		const first = await send(alice, direct, "remembered", "forgot-1");
+		const repo = gochat.broker.getLocalService("repo.messages") as unknown as { state: { del(key: string): Promise<void> } };
+		await repo.state.del(`dedup:${alice.user.id}:forgot-1`);
+		const resent = await send(alice, direct, "remembered", "forgot-1");
+		expect(resent.body.message).toEqual(first.body.message);
+		const next = await send(bob, direct, "next one");
+		expect(next.body.message.seq).toBe(first.body.message.seq + 1);
+	});
+
 	test("the same clientMsgId in another conversation is a conflict", async () => {
 		await send(alice, direct, "here", "moved-1");
 		const elsewhere = await send(alice, "world", "there", "moved-1");

@@ -116,6 +116,8 @@ describe("realtime messaging over Socket.IO", () => {
 			expect(entry).toMatchObject({ hasMore: false, lastSeq: 21, unreadCount: 21 });
 			// The world room was not listed: it comes along with its newest messages.
 			expect(reply.conversations.map((c: { conversationId: string }) => c.conversationId)).toEqual(expect.arrayContaining([groupConversation]));
+			const everything = await back.timeout(10000).emitWithAck("sync");
+			expect(everything.ok).toBe(true);
 			const upToDate = await emitAck(back, "sync", { since: { [groupConversation]: 21, world: 1e9 } });
 			expect(upToDate).toEqual({ ok: true, conversations: [] });
 		}
@@ -150,12 +152,18 @@ describe("realtime messaging over Socket.IO", () => {
 		];
 		for (const [socket, payload, code] of cases) {
 			const ack = await emitAck(socket, "message:send", payload);
-			expect(ack).toEqual({ ok: false, error: { code, message: expect.any(String) } });
+			expect(ack).toMatchObject({ ok: false, error: { code, message: expect.any(String) } });
 		}
+		const tooBig = await emitAck(i, "message:send", { conversationId: id, clientMsgId: "x4", type: "text", content: "x".repeat(1025) });
+		expect(tooBig.error.details).toEqual({ maxBytes: 1024 });
 		const stored = await ivan.api.get(`/api/v1/conversations/${id}/messages`);
 		expect(stored.body.messages).toEqual([]);
-		const unknown = await i.timeout(10000).emitWithAck("call", "repo.users.getMany", { ids: [] });
-		expect(unknown.ok).toBe(false);
+		const call = await i.timeout(10000).emitWithAck("call", "repo.users.getMany", { ids: [] });
+		expect(call).toEqual({ ok: false, error: { code: "ROUTE_NOT_FOUND", message: "No such event" } });
+		const unknown = await emitAck(i, "hello", {});
+		expect(unknown).toEqual({ ok: false, error: { code: "ROUTE_NOT_FOUND", message: "No such event" } });
+		const unnamed = await emitAck(i, "conversation:read", { seq: 1 });
+		expect(unnamed.error.message).toContain("conversationId");
 	});
 
 	test("read positions, typing and presence reach the right sockets", async () => {

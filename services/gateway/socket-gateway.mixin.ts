@@ -3,7 +3,7 @@ import SocketIOService from "moleculer-io";
 import type { Server, Socket } from "socket.io";
 import { getConfig } from "../../lib/config";
 import { GoChatError, toHttpError } from "../../lib/errors";
-import type { PushParams } from "../logic/delivery.service";
+import { PushParams, pushParamsRule } from "../logic/delivery.service";
 
 /** What a connected socket carries: who it is, and the login session it belongs to. */
 interface SocketUser {
@@ -117,12 +117,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			/** Emits an event to every socket of the given users that this node holds. */
 			push: {
 				visibility: "public",
-				params: {
-					userIds: { type: "array", items: "string" },
-					event: "string",
-					payload: "any",
-					exceptSocketId: { type: "string", optional: true }
-				},
+				params: pushParamsRule,
 				handler(this: SocketGatewayThis, ctx: Context<PushParams>): number {
 					const { userIds, event, payload, exceptSocketId } = ctx.params;
 					this.pushesReceived++;

@@ -25,6 +25,14 @@ export interface FanoutJob {
 	exceptSocketId?: string;
 }
 
+/** Params of a push, the same for delivery.toUsers and the gateway's api.push. */
+export const pushParamsRule = {
+	userIds: { type: "array", items: "string" },
+	event: "string",
+	payload: "any",
+	exceptSocketId: { type: "string", optional: true }
+};
+
 /** The durable channels of large fan-out (seed 004): one job per message, one per batch of members. */
 export const FANOUT_MESSAGE_CHANNEL = "gochat.fanout.message";
 export const FANOUT_BATCH_CHANNEL = "gochat.fanout.batch";
@@ -55,12 +63,7 @@ const DeliveryService: ServiceSchema<ServiceSettingSchema, DeliveryThis> = {
 		/** Pushes an event to every connected socket of the given users. */
 		toUsers: {
 			visibility: "public",
-			params: {
-				userIds: { type: "array", items: "string" },
-				event: "string",
-				payload: "any",
-				exceptSocketId: { type: "string", optional: true }
-			},
+			params: pushParamsRule,
 			async handler(this: DeliveryThis, ctx: Context<PushParams>): Promise<DeliveryReport> {
 				const { userIds, event, payload, exceptSocketId } = ctx.params;
 				if (userIds.length === 0) return { nodes: 0, recipients: 0, failedNodes: 0 };

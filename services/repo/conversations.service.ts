@@ -5,6 +5,7 @@ import { isUniqueViolation } from "../../lib/db/database";
 import { toConversation, toMembership } from "../../lib/db/models";
 import type { Conversation, Membership, MemberRole } from "../../lib/types";
 import { createDbMixin, DbThis } from "../../mixins/db.mixin";
+import { createEntityReadsMixin } from "../../mixins/entity-reads.mixin";
 import { forgetMembers, MEMBERS_CHANGED_EVENT, rolePattern } from "./membership-cache";
 
 type ConversationsRepoThis = Service & DbThis;
@@ -17,19 +18,10 @@ export interface ConversationWithMembership {
 /** Conversations and their members: who is in what, and how far each member has read. */
 const ConversationsRepoService: ServiceSchema<ServiceSettingSchema, ConversationsRepoThis> = {
 	name: "repo.conversations",
-	mixins: [createDbMixin()],
+	mixins: [createDbMixin(), createEntityReadsMixin("Conversation", toConversation)],
 	dependencies: ["repo.database"],
 
 	actions: {
-		get: {
-			visibility: "public",
-			params: { id: "string" },
-			async handler(this: ConversationsRepoThis, ctx: Context<{ id: string }>): Promise<Conversation | null> {
-				const row = await this.db.models.Conversation.findByPk(ctx.params.id);
-				return row ? toConversation(row) : null;
-			}
-		},
-
 		/** Creates the 1:1 conversation with both members, or returns it if it exists. */
 		ensureDirect: {
 			visibility: "public",

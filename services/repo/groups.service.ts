@@ -5,6 +5,7 @@ import { toGroup, toMembership } from "../../lib/db/models";
 import { fail } from "../../lib/errors";
 import type { Group, Membership, MemberRole } from "../../lib/types";
 import { createDbMixin, DbThis } from "../../mixins/db.mixin";
+import { createEntityReadsMixin } from "../../mixins/entity-reads.mixin";
 import { forgetMembers } from "./membership-cache";
 
 interface GroupsRepoMethods {
@@ -32,7 +33,7 @@ export interface ListMembersParams {
  */
 const GroupsRepoService: ServiceSchema<ServiceSettingSchema, GroupsRepoThis> = {
 	name: "repo.groups",
-	mixins: [createDbMixin()],
+	mixins: [createDbMixin(), createEntityReadsMixin("Group", toGroup)],
 	dependencies: ["repo.database"],
 
 	actions: {
@@ -70,25 +71,6 @@ const GroupsRepoService: ServiceSchema<ServiceSettingSchema, GroupsRepoThis> = {
 				});
 				await forgetMembers(this.broker, conversationId);
 				return toGroup(row);
-			}
-		},
-
-		get: {
-			visibility: "public",
-			params: { id: "string" },
-			async handler(this: GroupsRepoThis, ctx: Context<{ id: string }>): Promise<Group | null> {
-				const row = await this.db.models.Group.findByPk(ctx.params.id);
-				return row ? toGroup(row) : null;
-			}
-		},
-
-		getMany: {
-			visibility: "public",
-			params: { ids: { type: "array", items: "string" } },
-			async handler(this: GroupsRepoThis, ctx: Context<{ ids: string[] }>): Promise<Group[]> {
-				if (ctx.params.ids.length === 0) return [];
-				const rows = await this.db.models.Group.findAll({ where: { id: { [Op.in]: ctx.params.ids } } });
-				return rows.map(toGroup);
 			}
 		},
 

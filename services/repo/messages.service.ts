@@ -7,6 +7,7 @@ import { HotMessageCache } from "../../lib/state/hot-message-cache";
 import { SequenceStore } from "../../lib/state/sequence-store";
 import type { Message } from "../../lib/types";
 import { createDbMixin, DbThis } from "../../mixins/db.mixin";
+import { createEntityReadsMixin } from "../../mixins/entity-reads.mixin";
 import { createStateMixin, StateThis } from "../../mixins/state.mixin";
 
 type MessagesRepoThis = Service & DbThis & StateThis & {
@@ -40,7 +41,7 @@ export interface MessagePage {
 /** Messages, their per-conversation sequence numbers, and the conversation's latest position. */
 const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis> = {
 	name: "repo.messages",
-	mixins: [createDbMixin(), createStateMixin()],
+	mixins: [createDbMixin(), createEntityReadsMixin("Message", toMessage), createStateMixin()],
 	dependencies: ["repo.database"],
 
 	actions: {
@@ -130,16 +131,6 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 			params: { senderId: "string", clientMsgId: "string" },
 			async handler(this: MessagesRepoThis, ctx: Context<{ senderId: string; clientMsgId: string }>): Promise<Message | null> {
 				return this.findByClientMsgId(ctx.params.senderId, ctx.params.clientMsgId);
-			}
-		},
-
-		getMany: {
-			visibility: "public",
-			params: { ids: { type: "array", items: "string" } },
-			async handler(this: MessagesRepoThis, ctx: Context<{ ids: string[] }>): Promise<Message[]> {
-				if (ctx.params.ids.length === 0) return [];
-				const rows = await this.db.models.Message.findAll({ where: { id: { [Op.in]: ctx.params.ids } } });
-				return rows.map(toMessage);
 			}
 		},
 

@@ -6,6 +6,7 @@ import { toUser } from "../../lib/db/models";
 import { fail } from "../../lib/errors";
 import type { User } from "../../lib/types";
 import { createDbMixin, DbThis } from "../../mixins/db.mixin";
+import { createEntityReadsMixin } from "../../mixins/entity-reads.mixin";
 
 type UsersRepoThis = Service & DbThis;
 
@@ -34,7 +35,7 @@ function prefixRange(prefix: string) {
 /** Users table. A new user joins the world room in the same transaction (seed: everyone is in it). */
 const UsersRepoService: ServiceSchema<ServiceSettingSchema, UsersRepoThis> = {
 	name: "repo.users",
-	mixins: [createDbMixin()],
+	mixins: [createDbMixin(), createEntityReadsMixin("User", toUser)],
 	dependencies: ["repo.database"],
 
 	actions: {
@@ -78,25 +79,6 @@ const UsersRepoService: ServiceSchema<ServiceSettingSchema, UsersRepoThis> = {
 					if (isUniqueViolation(err)) fail("USERNAME_TAKEN", `The username "${p.username}" is taken`);
 					throw err;
 				}
-			}
-		},
-
-		get: {
-			visibility: "public",
-			params: { id: "string" },
-			async handler(this: UsersRepoThis, ctx: Context<{ id: string }>): Promise<User | null> {
-				const row = await this.db.models.User.findByPk(ctx.params.id);
-				return row ? toUser(row) : null;
-			}
-		},
-
-		getMany: {
-			visibility: "public",
-			params: { ids: { type: "array", items: "string" } },
-			async handler(this: UsersRepoThis, ctx: Context<{ ids: string[] }>): Promise<User[]> {
-				if (ctx.params.ids.length === 0) return [];
-				const rows = await this.db.models.User.findAll({ where: { id: { [Op.in]: ctx.params.ids } } });
-				return rows.map(toUser);
 			}
 		},
 

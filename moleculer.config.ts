@@ -1,6 +1,6 @@
 import type { BrokerOptions } from "moleculer";
 import { createChannelsMiddleware } from "./lib/channels";
-import { Config, getConfig } from "./lib/config";
+import type { Config } from "./lib/config";
 import { ChannelRetryMiddleware } from "./middlewares/channel-retry.middleware";
 
 /**
@@ -38,5 +38,3 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 		replCommands: null
 	};
 }
-
-export default createBrokerOptions(getConfig());

@@ -14,14 +14,6 @@ export function usernameKey(username: string): string {
 	return username.toLowerCase();
 }
 
-export function isValidUsername(username: string): boolean {
-	return USERNAME_PATTERN.test(username);
-}
-
-export function isValidPassword(password: string): boolean {
-	return password.length >= PASSWORD_MIN && password.length <= PASSWORD_MAX;
-}
-
 export function guestUsername(): string {
 	return `guest_${crypto.randomBytes(6).toString("hex")}`;
 }

@@ -1,5 +1,4 @@
 import { compareIds } from "./snowflake";
-import type { ConversationType } from "./types";
 
 /** Conversation IDs name their kind (seed 004): single_<low>_<high>, group_<groupId>, world. */
 export const WORLD_CONVERSATION_ID = "world";
@@ -28,8 +27,4 @@ export function parseConversationId(id: string): ParsedConversationId | null {
 	const group = GROUP.exec(id);
 	if (group) return { type: "group", groupId: group[1] };
 	return null;
-}
-
-export function conversationType(id: string): ConversationType | null {
-	return parseConversationId(id)?.type ?? null;
 }

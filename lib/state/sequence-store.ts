@@ -20,9 +20,4 @@ export class SequenceStore {
 		}
 		return this.store.incr(key);
 	}
-
-	async current(conversationId: string): Promise<number | null> {
-		const value = await this.store.get(this.prefix + conversationId);
-		return value === null ? null : Number(value);
-	}
 }

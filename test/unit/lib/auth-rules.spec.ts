@@ -1,9 +1,11 @@
 import jwt from "jsonwebtoken";
 import {
-	isValidPassword, isValidUsername, newRefreshToken, parseRefreshToken, signAccessToken, usernameKey, verifyAccessToken
+	newRefreshToken, PASSWORD_MAX, PASSWORD_MIN, parseRefreshToken, signAccessToken, usernameKey, USERNAME_PATTERN, verifyAccessToken
 } from "../../../lib/auth-rules";
 
 const SECRET = "s".repeat(32);
+const isValidUsername = (name: string) => USERNAME_PATTERN.test(name);
+const isValidPassword = (password: string) => password.length >= PASSWORD_MIN && password.length <= PASSWORD_MAX;
 
 describe("account rules", () => {
 	test.each(["abc", "Alice_01", "x".repeat(32), "___"])("accepts username %p", name => expect(isValidUsername(name)).toBe(true));

@@ -1,9 +1,11 @@
 import type { CallingOptions, Context } from "moleculer";
-import type { DeliveryReport, FanoutJob, PushParams } from "../services/logic/delivery.service";
+import type { FanoutJob } from "../services/logic/delivery.service";
+import type { DeliveryReport, Push } from "./push-coalescer";
 import type { DatabaseStatus } from "../services/repo/database.service";
 import type { ConversationWithMembership } from "../services/repo/conversations.service";
 import type { CreateGroupParams, ListMembersParams } from "../services/repo/groups.service";
-import type { ClientMsgIdClaim, ListMessagesParams, MessagePage } from "../services/repo/messages.service";
+import type { ListMessagesParams, MessagePage } from "../services/repo/messages.service";
+import type { AppendResult, NewMessage } from "./db/message-writer";
 import type { CreateSessionParams, RotateSessionParams } from "../services/repo/sessions.service";
 import type { CreateUserParams, Credentials } from "../services/repo/users.service";
 import type { AccessClaims } from "./auth-rules";
@@ -43,11 +45,7 @@ export interface ActionMap {
 	"repo.groups.removeMember": { params: { groupId: string; userId: string }; result: { group: Group; removed: Membership } };
 	"repo.groups.setRole": { params: { groupId: string; userId: string; role: Exclude<MemberRole, "owner"> }; result: Membership };
 
-	"repo.messages.claimClientMsgId": { params: { senderId: string; clientMsgId: string }; result: ClientMsgIdClaim };
-	"repo.messages.releaseClientMsgId": { params: { senderId: string; clientMsgId: string }; result: void };
-	"repo.messages.nextSeq": { params: { conversationId: string }; result: number };
-	"repo.messages.insert": { params: Omit<Message, "createdAt">; result: { message: Message; duplicate: boolean } };
-	"repo.messages.findByClientMsgId": { params: { senderId: string; clientMsgId: string }; result: Message | null };
+	"repo.messages.append": { params: NewMessage; result: AppendResult };
 	"repo.messages.getMany": { params: { ids: string[] }; result: Message[] };
 	"repo.messages.list": { params: ListMessagesParams; result: MessagePage };
 
@@ -58,10 +56,10 @@ export interface ActionMap {
 	"repo.presence.removeNode": { params: { nodeId: string }; result: string[] };
 
 	"auth.resolveToken": { params: { token: string }; result: AccessClaims };
-	"delivery.toUsers": { params: PushParams; result: DeliveryReport };
+	"delivery.toUsers": { params: Push; result: DeliveryReport };
 	"delivery.message": { params: FanoutJob; result: { queued: boolean } };
 	"presence.announce": { params: { userId: string; online: boolean }; result: number };
-	"api.push": { params: PushParams; result: number };
+	"api.push": { params: { pushes: Push[] }; result: number };
 }
 
 export type ActionName = keyof ActionMap;

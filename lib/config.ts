@@ -27,6 +27,12 @@ export interface Config {
 	groupMaxMembers: number;
 	/** Groups up to this size are pushed at once; larger ones (and the world) go through task. */
 	groupInlineFanout: number;
+	/** Sends one logic node works on at once (bulkhead concurrency). */
+	sendConcurrency: number;
+	/** Sends that may wait for a slot; past them a send is refused with OVERLOADED. */
+	sendQueue: number;
+	/** Milliseconds a send may take before its caller gets 503; it is then never stored. */
+	sendTimeoutMs: number;
 	/** Redis for presence, sequences, de-duplication, hot cache and login limits; memory without it. */
 	redisUrl: string | null;
 	redisPrefix: string;
@@ -164,13 +170,16 @@ export function loadConfig(env: Env = process.env): Config {
 		messageMaxBytes: integer(env, "MESSAGE_MAX_BYTES", 16384, 1, 1024 * 1024),
 		groupMaxMembers: integer(env, "GROUP_MAX_MEMBERS", 10000, 2, 1000000),
 		groupInlineFanout: integer(env, "GROUP_INLINE_FANOUT", 500, 2, 100000),
+		sendConcurrency: integer(env, "SEND_CONCURRENCY", 256, 1, 100000),
+		sendQueue: integer(env, "SEND_QUEUE", 1024, 0, 1000000),
+		sendTimeoutMs: integer(env, "SEND_TIMEOUT_MS", 5000, 100, 60000),
 		redisUrl,
 		redisPrefix: env.REDIS_PREFIX?.trim() || "gochat:",
 		transporter: serverUrl(env, "TRANSPORTER", ["nats", "redis", "rediss"]),
 		queueUrl: serverUrl(env, "QUEUE_URL", ["redis", "rediss", "nats"]) ?? redisUrl,
 		queueRedeliverySeconds: integer(env, "QUEUE_REDELIVERY_SECONDS", 30, 1, 86400),
 		presenceTtlSeconds: integer(env, "PRESENCE_TTL", 60, 3, 3600),
-		hotCacheSize: integer(env, "HOT_CACHE_SIZE", 300, 0, 10000)
+		hotCacheSize: integer(env, "HOT_CACHE_SIZE", 300, 0, 10000),
 	});
 }
 

@@ -30,7 +30,8 @@ export const ERROR_STATUS = {
 	TOO_MANY_ATTEMPTS: 429,
 	RATE_LIMITED: 429,
 	INTERNAL: 500,
-	SERVICE_UNAVAILABLE: 503
+	SERVICE_UNAVAILABLE: 503,
+	OVERLOADED: 503
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -56,6 +57,36 @@ interface ErrorLike {
 	type?: unknown;
 	status?: unknown;
 	data?: unknown;
+	parent?: { code?: unknown; message?: string };
+}
+
+/** Seconds a refused sender is asked to wait before trying again. */
+export const OVERLOAD_RETRY_AFTER_SECONDS = 1;
+
+/** Moleculer's refusals when a node or the path to it is saturated or gone. */
+const BROKER_UNAVAILABLE = new Set([
+	"ServiceNotFoundError", "ServiceNotAvailableError", "RequestTimeoutError", "RequestSkippedError",
+	"RequestRejectedError", "BrokerDisconnectedError", "CircuitBreakerOpenError"
+]);
+
+/** Database drivers' and ioredis' errors for a server that is down, restarting, locked or too slow. */
+const INFRASTRUCTURE_ERRORS = new Set([
+	"SequelizeConnectionError", "SequelizeConnectionRefusedError", "SequelizeHostNotFoundError",
+	"SequelizeHostNotReachableError", "SequelizeConnectionTimedOutError", "SequelizeConnectionAcquireTimeoutError",
+	"SequelizeAccessDeniedError", "SequelizeTimeoutError", "MaxRetriesPerRequestError", "AbortError"
+]);
+const INFRASTRUCTURE_CODES = new Set([
+	"ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "PROTOCOL_CONNECTION_LOST",
+	"ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT", "ER_CON_COUNT_ERROR", "ER_SERVER_SHUTDOWN", "SQLITE_BUSY", "SQLITE_LOCKED"
+]);
+/** ioredis says these in plain Errors or Redis replies: no connection, or a server still loading its data. */
+const INFRASTRUCTURE_MESSAGES = /^(Connection is closed|Stream isn't writeable|LOADING|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN)/;
+
+function isInfrastructureFailure(e: ErrorLike): boolean {
+	if (typeof e.name === "string" && INFRASTRUCTURE_ERRORS.has(e.name)) return true;
+	const codes = [e.code, e.parent?.code].filter(code => typeof code === "string") as string[];
+	if (codes.some(code => INFRASTRUCTURE_CODES.has(code))) return true;
+	return INFRASTRUCTURE_MESSAGES.test(e.message ?? "") || INFRASTRUCTURE_MESSAGES.test(e.parent?.message ?? "");
 }
 
 function isKnownCode(type: unknown): type is ErrorCode {
@@ -106,18 +137,11 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
 		case "PAYLOAD_TOO_LARGE":
 			return reply("PAYLOAD_TOO_LARGE", "The request body is too large");
 	}
-	switch (e.name) {
-		case "ServiceNotFoundError":
-		case "ServiceNotAvailableError":
-		case "RequestTimeoutError":
-		case "QueueIsFullError":
-		case "CircuitBreakerOpenError":
-		case "SequelizeConnectionError":
-		case "SequelizeConnectionRefusedError":
-		case "SequelizeHostNotFoundError":
-		case "SequelizeConnectionTimedOutError":
-		case "SequelizeConnectionAcquireTimeoutError":
-			return reply("SERVICE_UNAVAILABLE", "The service is temporarily unavailable, retry later");
+	if (e.name === "QueueIsFullError") {
+		return reply("OVERLOADED", "GoChat is at capacity; retry shortly", { retryAfter: OVERLOAD_RETRY_AFTER_SECONDS });
+	}
+	if ((typeof e.name === "string" && BROKER_UNAVAILABLE.has(e.name)) || isInfrastructureFailure(e)) {
+		return reply("SERVICE_UNAVAILABLE", "The service is temporarily unavailable, retry later");
 	}
 	return reply("INTERNAL", "Internal server error");
 }

@@ -2,10 +2,14 @@ import type { Message } from "../types";
 import type { StateStore } from "./state-store";
 
 /**
- * The newest messages of each conversation (seed 004: 300, by seq), so history reads near the
- * end of a conversation never touch the database. Per conversation a sorted set scored by seq,
- * and a floor: every stored message with seq >= floor is in the set. Writers always add, readers
- * fill a cold conversation once; a read the set cannot answer in full goes to the database.
+ * The newest messages of each conversation (seed 004: 300, by seq), so history and sync near the
+ * end of a conversation read no message rows. Per conversation one sorted set scored by seq.
+ *
+ * The cache is never trusted on its own (DECISIONS §4): every read names the conversation's last
+ * seq from SQL, and a page is served only when the set holds every seq the page needs. Seqs are
+ * gap-free and messages never change, so "all the seqs are there" proves the page complete; a
+ * set that was flushed, evicted or restored from an old snapshot just misses, and the reader
+ * repairs it from SQL.
  */
 export interface HotPage {
 	messages: Message[];
@@ -18,8 +22,12 @@ export interface HotQuery {
 	limit: number;
 }
 
-/** Keys expire after a day without writes, so a crash between commit and cache write heals itself. */
+/** Keys expire after a day without writes: idle conversations leave the store. */
 const TTL_SECONDS = 24 * 3600;
+
+/** Every key of the cache starts so; the in-memory store may evict these, and only these (LRU). */
+export const HOT_CACHE_PREFIX = "hot:";
+const key = (conversationId: string) => HOT_CACHE_PREFIX + conversationId;
 
 export class HotMessageCache {
 	hits = 0;
@@ -27,80 +35,68 @@ export class HotMessageCache {
 
 	constructor(private readonly store: StateStore, readonly size: number) {}
 
-	private setKey(conversationId: string) {
-		return `hot:${conversationId}`;
-	}
-
-	private floorKey(conversationId: string) {
-		return `hot-floor:${conversationId}`;
-	}
-
 	get enabled(): boolean {
 		return this.size > 0;
 	}
 
-	async add(message: Message): Promise<void> {
-		if (!this.enabled) return;
-		const key = this.setKey(message.conversationId);
-		await this.store.zadd(key, [[message.seq, JSON.stringify(message)]]);
-		await this.store.ztrimToNewest(key, this.size);
-		await this.store.expire(key, TTL_SECONDS);
-		const floorKey = this.floorKey(message.conversationId);
-		const floor = await this.store.get(floorKey);
-		if (floor === null) {
-			// A conversation's first message: its whole history is in the set from the start.
-			if (message.seq === 1) await this.store.set(floorKey, "1", TTL_SECONDS);
-			return;
+	/** Adds stored messages (any conversations, any order) and keeps each set at the newest `size`. */
+	async add(messages: Message[]): Promise<void> {
+		if (!this.enabled || messages.length === 0) return;
+		const byConversation = new Map<string, Message[]>();
+		for (const m of messages) {
+			const list = byConversation.get(m.conversationId);
+			if (list) list.push(m);
+			else byConversation.set(m.conversationId, [m]);
 		}
-		const lowest = await this.store.zminScore(key);
-		if (lowest !== null && lowest > Number(floor)) await this.store.set(floorKey, String(lowest), TTL_SECONDS);
-		else await this.store.expire(floorKey, TTL_SECONDS);
+		await Promise.all([...byConversation].map(async ([conversationId, list]) => {
+			await this.store.zadd(key(conversationId), list.map(m => [m.seq, JSON.stringify(m)]));
+			await this.store.ztrimToNewest(key(conversationId), this.size);
+			await this.store.expire(key(conversationId), TTL_SECONDS);
+		}));
 	}
 
-	/** Loads a cold conversation's newest messages (newest first, as the database returns them). */
-	async fill(conversationId: string, newestFirst: Message[]): Promise<void> {
-		if (!this.enabled) return;
-		const key = this.setKey(conversationId);
-		await this.store.zadd(key, newestFirst.map(m => [m.seq, JSON.stringify(m)]));
-		await this.store.expire(key, TTL_SECONDS);
-		// Fewer than a full window means the conversation's whole history is here.
-		const floor = newestFirst.length < this.size ? 1 : newestFirst[newestFirst.length - 1].seq;
-		await this.store.set(this.floorKey(conversationId), String(floor), TTL_SECONDS);
+	/** Whether a page ending at `upperSeq` lies in the window the cache is meant to hold. */
+	covers(lastSeq: number, upperSeq: number): boolean {
+		return this.enabled && upperSeq > lastSeq - this.size;
 	}
 
-	async isWarm(conversationId: string): Promise<boolean> {
-		return this.enabled && (await this.store.get(this.floorKey(conversationId))) !== null;
-	}
-
-	/** The page from the cache, or null when the cache cannot answer it in full (counted as a miss). */
-	async read(conversationId: string, query: HotQuery): Promise<HotPage | null> {
-		const page = await this.tryRead(conversationId, query);
+	/**
+	 * The page, or null when the set lacks a seq the page needs (a miss). `lastSeq` is the
+	 * conversation's last seq as SQL has it now.
+	 */
+	async read(conversationId: string, query: HotQuery, lastSeq: number): Promise<HotPage | null> {
+		const page = this.enabled ? await this.tryRead(conversationId, query, lastSeq) : null;
 		if (page) this.hits++;
 		else this.misses++;
 		return page;
 	}
 
-	private async tryRead(conversationId: string, { beforeSeq, afterSeq, limit }: HotQuery): Promise<HotPage | null> {
-		if (!this.enabled) return null;
-		const floorValue = await this.store.get(this.floorKey(conversationId));
-		if (floorValue === null) return null;
-		const floor = Number(floorValue);
-		const upper = beforeSeq !== undefined ? beforeSeq - 1 : Infinity;
+	private async tryRead(conversationId: string, { beforeSeq, afterSeq, limit }: HotQuery, lastSeq: number): Promise<HotPage | null> {
+		const upper = Math.min(lastSeq, beforeSeq !== undefined ? beforeSeq - 1 : lastSeq);
 		if (afterSeq !== undefined) {
-			if (afterSeq + 1 < floor) return null;
-			const found = await this.range(conversationId, afterSeq + 1, upper);
-			return { messages: found.slice(0, limit), hasMore: found.length > limit };
+			const last = Math.min(upper, afterSeq + limit);
+			if (last <= afterSeq) return { messages: [], hasMore: false };
+			const messages = await this.contiguous(conversationId, afterSeq + 1, last);
+			return messages && { messages, hasMore: last < upper };
 		}
-		const found = await this.range(conversationId, floor, upper);
-		if (found.length > limit) return { messages: found.slice(-limit), hasMore: true };
-		// All the set has below `upper`: complete only if nothing older exists outside it.
-		if (floor > 1) return null;
-		return { messages: found, hasMore: false };
+		if (upper < 1) return { messages: [], hasMore: false };
+		const first = Math.max(1, upper - limit + 1);
+		const messages = await this.contiguous(conversationId, first, upper);
+		return messages && { messages, hasMore: first > 1 };
 	}
 
-	private async range(conversationId: string, min: number, max: number): Promise<Message[]> {
-		if (min > max) return [];
-		const members = await this.store.zrangeByScore(this.setKey(conversationId), min, max);
-		return members.map(member => JSON.parse(member) as Message);
+	/** Messages with seq first..last, or null unless every one of them is in the set. */
+	private async contiguous(conversationId: string, first: number, last: number): Promise<Message[] | null> {
+		if (last - first + 1 > this.size) return null;
+		const members = await this.store.zrangeByScore(key(conversationId), first, last);
+		const messages: Message[] = [];
+		for (const member of members) {
+			const message = JSON.parse(member) as Message;
+			// The same message can sit twice (written and refilled); keep one per seq.
+			if (messages.length > 0 && messages[messages.length - 1].seq === message.seq) continue;
+			if (message.seq !== first + messages.length) return null;
+			messages.push(message);
+		}
+		return messages.length === last - first + 1 ? messages : null;
 	}
 }

@@ -112,7 +112,7 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 			const { status, body } = toHttpError(err);
 			if (status >= 500 && status !== 503) this.logger.error(`${req.method} ${req.url} failed:`, err);
 			const retryAfter = (body.error.details as { retryAfter?: number } | undefined)?.retryAfter;
-			if (status === 429 && retryAfter) res.setHeader("Retry-After", String(retryAfter));
+			if ((status === 429 || status === 503) && retryAfter) res.setHeader("Retry-After", String(retryAfter));
 			// Errors raised before routing (body parsing) miss the CORS headers; browsers need them to read the error.
 			if (req.headers.origin && !res.hasHeader("Access-Control-Allow-Origin")) {
 				res.setHeader("Access-Control-Allow-Origin", "*");

@@ -3,7 +3,8 @@ import SocketIOService from "moleculer-io";
 import type { Server, Socket } from "socket.io";
 import { getConfig } from "../../lib/config";
 import { GoChatError, toHttpError } from "../../lib/errors";
-import { PushParams, pushParamsRule } from "../logic/delivery.service";
+import type { Push } from "../../lib/push-coalescer";
+import { pushListRule } from "../logic/delivery.service";
 
 /** What a connected socket carries: who it is, and the login session it belongs to. */
 interface SocketUser {
@@ -114,19 +115,22 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			broadcast: { visibility: "private" },
 			getClients: { visibility: "private" },
 
-			/** Emits an event to every socket of the given users that this node holds. */
+			/** Emits each event to the sockets of its users (or to every socket) that this node holds. */
 			push: {
 				visibility: "public",
-				params: pushParamsRule,
-				handler(this: SocketGatewayThis, ctx: Context<PushParams>): number {
-					const { userIds, event, payload, exceptSocketId } = ctx.params;
-					this.pushesReceived++;
-					const here = userIds.filter(id => this.socketsByUser.has(id));
-					if (here.length === 0) return 0;
-					let target = this.io.to(here.map(userRoom));
-					if (exceptSocketId) target = target.except(exceptSocketId);
-					target.emit(event, payload);
-					return here.length;
+				params: pushListRule,
+				handler(this: SocketGatewayThis, ctx: Context<{ pushes: Push[] }>): number {
+					let reached = 0;
+					for (const { userIds, event, payload, exceptSocketId, everyone } of ctx.params.pushes) {
+						this.pushesReceived++;
+						const here = everyone ? [] : userIds.filter(id => this.socketsByUser.has(id));
+						if (!everyone && here.length === 0) continue;
+						let target = everyone ? this.io.local : this.io.to(here.map(userRoom));
+						if (exceptSocketId) target = target.except(exceptSocketId);
+						target.emit(event, payload);
+						reached += everyone ? this.socketsByUser.size : here.length;
+					}
+					return reached;
 				}
 			},
 

@@ -9,8 +9,6 @@ import { createMembershipMixin, MembershipThis } from "../../mixins/membership.m
 import { createSnowflakeMixin, SnowflakeThis } from "../../mixins/snowflake.mixin";
 
 interface MessagesMethods {
-	store(ctx: AuthedContext<SendParams>): Promise<{ message: Message; isNew: boolean }>;
-	claim(ctx: AuthedContext<SendParams>): Promise<Message | null>;
 	deliver(ctx: AuthedContext<unknown>, message: Message): void;
 }
 type MessagesThis = Service & MembershipThis & SnowflakeThis & MessagesMethods;
@@ -39,17 +37,27 @@ export interface SyncedConversation extends MessagePage {
 
 /** At most this many messages per conversation in one sync answer; the client pages on with afterSeq. */
 export const SYNC_PAGE = 200;
-/** How long a resend waits for the same message that is being stored right now. */
-const IN_FLIGHT_WAIT_MS = 3000;
-const IN_FLIGHT_POLL_MS = 25;
 
 /**
- * The send path (DECISIONS §3): check membership, de-duplicate by the sender's clientMsgId,
- * take a Snowflake ID and the next seq, persist, answer, then deliver to online members.
+ * The send path (DECISIONS §3): check size and membership (cached), take a Snowflake ID, make one
+ * call to repo, which de-duplicates, takes the seq and commits; answer, then deliver to online
+ * members. Admission is bounded (a bulkhead sized by SEND_CONCURRENCY and SEND_QUEUE): past it a
+ * send is refused at once with OVERLOADED, and a send whose caller gave up is never committed.
  */
 const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 	name: "messages",
 	mixins: [createMembershipMixin(), createSnowflakeMixin()],
+
+	/** Admission and deadline of the send path come from config, read when the service is built. */
+	merged(this: MessagesThis, schema: ServiceSchema) {
+		const { sendConcurrency, sendQueue, sendTimeoutMs } = getConfig();
+		const actions = schema.actions as Record<string, object>;
+		actions.send = {
+			...actions.send,
+			timeout: sendTimeoutMs,
+			bulkhead: { enabled: true, concurrency: sendConcurrency, maxQueueSize: sendQueue }
+		};
+	},
 
 	actions: {
 		send: {
@@ -64,13 +72,16 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 				if (Buffer.byteLength(ctx.params.content, "utf8") > maxBytes) {
 					fail("MESSAGE_TOO_LARGE", `The content exceeds ${maxBytes} bytes`, { maxBytes });
 				}
-				await this.requireMember(ctx, ctx.params.conversationId);
-				const { message, isNew } = await this.store(ctx);
-				if (message.conversationId !== ctx.params.conversationId) {
+				const { conversationId, clientMsgId, type, content } = ctx.params;
+				await this.requireMember(ctx, conversationId);
+				const { message, duplicate } = await call(ctx, "repo.messages.append", {
+					id: this.nextId(), conversationId, senderId: ctx.meta.userId, type, content, clientMsgId
+				});
+				if (message.conversationId !== conversationId) {
 					fail("CLIENT_MSG_ID_CONFLICT", "This clientMsgId was already used for another conversation");
 				}
 				// A resend answers with the original and delivers nothing again.
-				if (isNew) this.deliver(ctx, message);
+				if (!duplicate) this.deliver(ctx, message);
 				return { message };
 			}
 		},
@@ -112,7 +123,8 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 					const page = await call(ctx, "repo.messages.list", {
 						conversationId: conversation.id,
 						afterSeq: listed ? since[conversation.id] : undefined,
-						limit: SYNC_PAGE
+						limit: SYNC_PAGE,
+						lastSeq: conversation.lastSeq
 					});
 					return {
 						conversationId: conversation.id,
@@ -128,46 +140,6 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 	},
 
 	methods: {
-		/** Stores the message once; a resend, concurrent or late, gets the stored original. */
-		async store(this: MessagesThis, ctx: AuthedContext<SendParams>) {
-			const { conversationId, clientMsgId, type, content } = ctx.params;
-			const senderId = ctx.meta.userId;
-			const original = await this.claim(ctx);
-			if (original) return { message: original, isNew: false };
-			try {
-				// The claim store forgets (after a day, or a restart without Redis); the database does not.
-				const stored = await call(ctx, "repo.messages.findByClientMsgId", { senderId, clientMsgId });
-				if (stored) return { message: stored, isNew: false };
-				const seq = await call(ctx, "repo.messages.nextSeq", { conversationId });
-				const { message, duplicate } = await call(ctx, "repo.messages.insert", {
-					id: this.nextId(), conversationId, senderId, type, content, seq, clientMsgId
-				});
-				return { message, isNew: !duplicate };
-			} catch (err) {
-				await call(ctx, "repo.messages.releaseClientMsgId", { senderId, clientMsgId });
-				throw err;
-			}
-		},
-
-		/**
-		 * Takes the clientMsgId for this send, or returns the message it already names. While the
-		 * same message is being stored by another request, waits briefly for it: taking a seq
-		 * ourselves would leave a gap in the conversation.
-		 */
-		async claim(this: MessagesThis, ctx: AuthedContext<SendParams>): Promise<Message | null> {
-			const key = { senderId: ctx.meta.userId, clientMsgId: ctx.params.clientMsgId };
-			for (let waited = 0; ; waited += IN_FLIGHT_POLL_MS) {
-				const claim = await call(ctx, "repo.messages.claimClientMsgId", key);
-				if (claim.claimed) return null;
-				if (claim.messageId) {
-					const [message] = await call(ctx, "repo.messages.getMany", { ids: [claim.messageId] });
-					if (message) return message;
-				}
-				if (waited >= IN_FLIGHT_WAIT_MS) fail("SERVICE_UNAVAILABLE", "This message is still being stored; retry shortly");
-				await new Promise(resolve => setTimeout(resolve, IN_FLIGHT_POLL_MS));
-			}
-		},
-
 		/** Delivery runs after the answer: the message is stored, a client that misses the push catches up by sync. */
 		deliver(this: MessagesThis, ctx: AuthedContext<unknown>, message: Message) {
 			call(ctx, "delivery.message", { message, exceptSocketId: ctx.meta.socketId })

@@ -1,36 +1,32 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { performance } from "perf_hooks";
 import { Op, WhereOptions } from "sequelize";
-import { isUniqueViolation } from "../../lib/db/database";
-import { toMessage } from "../../lib/db/models";
 import { getConfig } from "../../lib/config";
+import { AppendResult, MessageWriter, NewMessage } from "../../lib/db/message-writer";
+import { toMessage } from "../../lib/db/models";
+import { fail } from "../../lib/errors";
 import { HotMessageCache } from "../../lib/state/hot-message-cache";
-import { SequenceStore } from "../../lib/state/sequence-store";
 import type { Message } from "../../lib/types";
 import { createDbMixin, DbThis } from "../../mixins/db.mixin";
 import { createEntityReadsMixin } from "../../mixins/entity-reads.mixin";
 import { createStateMixin, StateThis } from "../../mixins/state.mixin";
 
 type MessagesRepoThis = Service & DbThis & StateThis & {
-	sequences: SequenceStore;
+	writer: MessageWriter;
 	hot: HotMessageCache;
-	findByClientMsgId(senderId: string, clientMsgId: string): Promise<Message | null>;
+	lastCacheWarning: number;
+	lastSeqOf(conversationId: string): Promise<number>;
 	listFromDatabase(params: ListMessagesParams): Promise<MessagePage>;
+	cacheWritten(messages: Message[]): void;
 };
-
-export type ClientMsgIdClaim = { claimed: true } | { claimed: false; messageId: string | null };
-
-/** How long a clientMsgId is remembered in the state store; older resends are caught by the database's unique key. */
-const DEDUP_TTL_SECONDS = 24 * 3600;
-/** How long a claim may stay pending before another sender of the same clientMsgId may take over. */
-const CLAIM_TTL_SECONDS = 30;
-const PENDING = "pending";
-const dedupKey = (senderId: string, clientMsgId: string) => `dedup:${senderId}:${clientMsgId}`;
 
 export interface ListMessagesParams {
 	conversationId: string;
 	beforeSeq?: number;
 	afterSeq?: number;
 	limit: number;
+	/** The conversation's last seq, when the caller has just read it from SQL. */
+	lastSeq?: number;
 }
 
 export interface MessagePage {
@@ -38,51 +34,35 @@ export interface MessagePage {
 	hasMore: boolean;
 }
 
-/** Messages, their per-conversation sequence numbers, and the conversation's latest position. */
+/**
+ * Room kept between committing a message and the caller's deadline, for the answer to travel
+ * back: a send the caller already gave up on must never be found stored later.
+ */
+const COMMIT_MARGIN_MS = 100;
+/** A failing hot cache (Redis down) is worth a warning, not one per batch. */
+const CACHE_WARNING_INTERVAL_MS = 10_000;
+
+/** The moment the caller of this context gives up: Moleculer passes the remaining timeout along. */
+function deadlineOf(ctx: Context & { startHrTime?: [number, number] }): number {
+	const timeout = ctx.options.timeout;
+	if (!timeout || timeout <= 0 || !ctx.startHrTime) return Infinity;
+	const [seconds, nanos] = process.hrtime(ctx.startHrTime);
+	return performance.now() + timeout - (seconds * 1e3 + nanos / 1e6) - COMMIT_MARGIN_MS;
+}
+
+/** Messages: stored by group commit with their per-conversation seq, read through the hot cache. */
 const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis> = {
 	name: "repo.messages",
 	mixins: [createDbMixin(), createEntityReadsMixin("Message", toMessage), createStateMixin()],
 	dependencies: ["repo.database"],
 
 	actions: {
-		nextSeq: {
-			visibility: "public",
-			params: { conversationId: "string" },
-			async handler(this: MessagesRepoThis, ctx: Context<{ conversationId: string }>): Promise<number> {
-				return this.sequences.next(ctx.params.conversationId);
-			}
-		},
-
 		/**
-		 * Claims a sender's clientMsgId before a seq is taken, so concurrent resends of one message
-		 * do not each burn a seq. A lost claim says which message won, or null while it is in flight.
+		 * Stores a message (the one call of the send path): de-duplicated by the sender's
+		 * clientMsgId, given the conversation's next seq, committed with the conversation's new
+		 * position and the sender's read position. A resend gets the original, `duplicate: true`.
 		 */
-		claimClientMsgId: {
-			visibility: "public",
-			params: { senderId: "string", clientMsgId: "string" },
-			async handler(this: MessagesRepoThis, ctx: Context<{ senderId: string; clientMsgId: string }>): Promise<ClientMsgIdClaim> {
-				const key = dedupKey(ctx.params.senderId, ctx.params.clientMsgId);
-				if (await this.state.setNx(key, PENDING, CLAIM_TTL_SECONDS)) return { claimed: true };
-				const value = await this.state.get(key);
-				return { claimed: false, messageId: value === PENDING ? null : value };
-			}
-		},
-
-		/** Gives up a claim whose send failed, so a retry can go ahead. */
-		releaseClientMsgId: {
-			visibility: "public",
-			params: { senderId: "string", clientMsgId: "string" },
-			async handler(this: MessagesRepoThis, ctx: Context<{ senderId: string; clientMsgId: string }>): Promise<void> {
-				const key = dedupKey(ctx.params.senderId, ctx.params.clientMsgId);
-				if ((await this.state.get(key)) === PENDING) await this.state.del(key);
-			}
-		},
-
-		/**
-		 * Stores a message and advances the conversation and the sender's read position in one
-		 * transaction. A concurrent resend of the same clientMsgId gets the stored original back.
-		 */
-		insert: {
+		append: {
 			visibility: "public",
 			params: {
 				id: "string",
@@ -90,53 +70,17 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 				senderId: "string",
 				type: "string",
 				content: "string",
-				seq: { type: "number", integer: true, positive: true },
 				clientMsgId: "string"
 			},
-			async handler(this: MessagesRepoThis, ctx: Context<Omit<Message, "createdAt">>): Promise<{ message: Message; duplicate: boolean }> {
-				const m = ctx.params;
-				const now = new Date();
-				const { Message: Messages, Conversation, Member } = this.db.models;
-				try {
-					const row = await this.db.transaction(async transaction => {
-						const created = await Messages.create({
-							id: m.id, conversation_id: m.conversationId, sender_id: m.senderId, type: m.type,
-							content: m.content, seq: m.seq, client_msg_id: m.clientMsgId, created_at: now
-						}, { transaction });
-						await Conversation.update(
-							{ last_seq: m.seq, last_message_id: m.id, updated_at: now },
-							{ where: { id: m.conversationId, last_seq: { [Op.lt]: m.seq } }, transaction }
-						);
-						await Member.update(
-							{ read_seq: m.seq },
-							{ where: { conversation_id: m.conversationId, user_id: m.senderId, read_seq: { [Op.lt]: m.seq } }, transaction }
-						);
-						return created;
-					});
-					const message = toMessage(row);
-					await this.state.set(dedupKey(m.senderId, m.clientMsgId), message.id, DEDUP_TTL_SECONDS);
-					await this.hot.add(message);
-					return { message, duplicate: false };
-				} catch (err) {
-					if (!isUniqueViolation(err)) throw err;
-					const original = await this.findByClientMsgId(m.senderId, m.clientMsgId);
-					if (!original) throw err;
-					return { message: original, duplicate: true };
-				}
-			}
-		},
-
-		findByClientMsgId: {
-			visibility: "public",
-			params: { senderId: "string", clientMsgId: "string" },
-			async handler(this: MessagesRepoThis, ctx: Context<{ senderId: string; clientMsgId: string }>): Promise<Message | null> {
-				return this.findByClientMsgId(ctx.params.senderId, ctx.params.clientMsgId);
+			async handler(this: MessagesRepoThis, ctx: Context<NewMessage>): Promise<AppendResult> {
+				return this.writer.append(ctx.params, deadlineOf(ctx));
 			}
 		},
 
 		/**
 		 * A page of history in seq order. With afterSeq it reads forward from there (catch-up);
-		 * otherwise it reads back from beforeSeq, or from the newest message.
+		 * otherwise it reads back from beforeSeq, or from the newest message. Served from the hot
+		 * cache only when the cache holds the whole page up to the last seq SQL knows.
 		 */
 		list: {
 			visibility: "public",
@@ -144,33 +88,46 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 				conversationId: "string",
 				beforeSeq: { type: "number", integer: true, optional: true },
 				afterSeq: { type: "number", integer: true, optional: true },
-				limit: { type: "number", integer: true, positive: true }
+				limit: { type: "number", integer: true, positive: true },
+				lastSeq: { type: "number", integer: true, min: 0, optional: true }
 			},
 			async handler(this: MessagesRepoThis, ctx: Context<ListMessagesParams>): Promise<MessagePage> {
-				const { conversationId } = ctx.params;
-				if (this.hot.enabled && !(await this.hot.isWarm(conversationId))) {
+				const { conversationId, beforeSeq } = ctx.params;
+				if (!this.hot.enabled) return this.listFromDatabase(ctx.params);
+				const lastSeq = ctx.params.lastSeq ?? (await this.lastSeqOf(conversationId));
+				const cached = await this.hot.read(conversationId, ctx.params, lastSeq).catch(() => null);
+				if (cached) return cached;
+				const page = await this.listFromDatabase(ctx.params);
+				const upper = Math.min(lastSeq, beforeSeq !== undefined ? beforeSeq - 1 : lastSeq);
+				if (this.hot.covers(lastSeq, upper)) {
+					// The newest window was incomplete (a new, flushed or rewound cache): load it again.
 					const newest = await this.listFromDatabase({ conversationId, limit: this.hot.size });
-					await this.hot.fill(conversationId, [...newest.messages].reverse());
+					this.cacheWritten(newest.messages);
 				}
-				return (await this.hot.read(conversationId, ctx.params)) ?? this.listFromDatabase(ctx.params);
+				return page;
 			}
 		},
 
-		/** Hot cache counters since this node started. */
-		cacheStats: {
+		/** Hot cache and group commit counters since this node started (REPL: call repo.messages.stats). */
+		stats: {
 			visibility: "public",
 			params: {},
-			handler(this: MessagesRepoThis): { hits: number; misses: number; hitRatio: number | null } {
+			handler(this: MessagesRepoThis) {
 				const { hits, misses } = this.hot;
-				return { hits, misses, hitRatio: hits + misses > 0 ? hits / (hits + misses) : null };
+				const { batches, messages } = this.writer;
+				return {
+					cache: { hits, misses, hitRatio: hits + misses > 0 ? hits / (hits + misses) : null },
+					groupCommit: { batches, messages, messagesPerBatch: batches > 0 ? messages / batches : null }
+				};
 			}
 		}
 	},
 
 	methods: {
-		async findByClientMsgId(this: MessagesRepoThis, senderId: string, clientMsgId: string): Promise<Message | null> {
-			const row = await this.db.models.Message.findOne({ where: { sender_id: senderId, client_msg_id: clientMsgId } });
-			return row ? toMessage(row) : null;
+		async lastSeqOf(this: MessagesRepoThis, conversationId: string): Promise<number> {
+			const row = await this.db.models.Conversation.findByPk(conversationId, { attributes: ["last_seq"], raw: true });
+			if (!row) fail("CONVERSATION_NOT_FOUND", "No such conversation");
+			return Number((row as unknown as { last_seq: unknown }).last_seq);
 		},
 
 		async listFromDatabase(this: MessagesRepoThis, params: ListMessagesParams): Promise<MessagePage> {
@@ -188,15 +145,22 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 			const hasMore = rows.length > limit;
 			const page = rows.slice(0, limit).map(toMessage);
 			return { messages: forward ? page : page.reverse(), hasMore };
+		},
+
+		/** The cache only speeds reads up: a failure to write it is logged and changes nothing else. */
+		cacheWritten(this: MessagesRepoThis, messages: Message[]) {
+			this.hot.add(messages).catch(err => {
+				if (Date.now() - this.lastCacheWarning < CACHE_WARNING_INTERVAL_MS) return;
+				this.lastCacheWarning = Date.now();
+				this.logger.warn(`Hot message cache not updated (reads fall back to the database): ${err.message}`);
+			});
 		}
 	},
 
 	created(this: MessagesRepoThis) {
+		this.lastCacheWarning = 0;
 		this.hot = new HotMessageCache(this.state, getConfig().hotCacheSize);
-		this.sequences = new SequenceStore(this.state, async conversationId => {
-			const max = await this.db.models.Message.max("seq", { where: { conversation_id: conversationId } });
-			return Number(max ?? 0);
-		});
+		this.writer = new MessageWriter(this.db, messages => this.cacheWritten(messages));
 	}
 };
 

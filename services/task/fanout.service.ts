@@ -1,6 +1,7 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { call } from "../../lib/actions";
 import { STREAM_MAX_LENGTH } from "../../lib/channels";
+import { WORLD_CONVERSATION_ID } from "../../lib/conversation-id";
 import type { Message } from "../../lib/types";
 import type { ChannelRetryOptions, DeadLetter } from "../../middlewares/channel-retry.middleware";
 import { FANOUT_BATCH_CHANNEL, FANOUT_DEAD_LETTER_CHANNEL, FANOUT_MESSAGE_CHANNEL, FanoutJob } from "../logic/delivery.service";
@@ -48,6 +49,13 @@ const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
 			...redelivery,
 			async handler(this: FanoutThis, ctx: Context<FanoutJob>) {
 				const { message, exceptSocketId } = ctx.params;
+				if (message.conversationId === WORLD_CONVERSATION_ID) {
+					// Everyone is in the world room: every gateway pushes to all its sockets, no member list needed.
+					const { failedNodes } = await call(ctx, "delivery.toUsers", { userIds: [], everyone: true, event: "message:new", payload: { message }, exceptSocketId });
+					if (failedNodes > 0) throw new Error(`push failed on ${failedNodes} gateway node(s)`);
+					this.counts.messages++;
+					return;
+				}
 				let afterUserId: string | undefined;
 				let batches = 0;
 				for (;;) {

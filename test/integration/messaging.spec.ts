@@ -208,7 +208,7 @@ describe("conversations and messages over HTTP", () => {
 		let reads = 0;
 		repo.db.models.Message.addHook("beforeFind", "count-reads", () => { reads++; });
 		try {
-			const stats = () => gochat.broker.call<{ hits: number; misses: number }>("repo.messages.cacheStats");
+			const stats = async () => (await gochat.broker.call<{ cache: { hits: number; misses: number } }>("repo.messages.stats")).cache;
 			const before = await stats();
 			const latest = await eve.api.get(`/api/v1/conversations/${id}/messages?limit=3`);
 			const forward = await bob.api.get(`/api/v1/conversations/${id}/messages?afterSeq=1`);
@@ -223,13 +223,20 @@ describe("conversations and messages over HTTP", () => {
 		}
 	});
 
-	test("seq carries on from the database after the sequence store is lost", async () => {
-		const opened = await alice.api.post("/api/v1/conversations/direct", { userId: eve.user.id });
+	test("history and the next seq stay right after the hot cache is lost or rewound", async () => {
+		const [ann, ben] = [await register(api, "ann"), await register(api, "ben")];
+		const opened = await ann.api.post("/api/v1/conversations/direct", { userId: ben.user.id });
 		const id = opened.body.conversation.id;
-		const before = await send(alice, id, "before restart");
-		const repo = gochat.broker.getLocalService("repo.messages") as unknown as { state: { del(key: string): Promise<void> } };
-		await repo.state.del(`seq:${id}`);
-		const after = await send(eve, id, "after restart");
-		expect(after.body.message.seq).toBe(before.body.message.seq + 1);
+		for (let i = 1; i <= 3; i++) await send(i % 2 ? ann : ben, id, `kept ${i}`);
+		const repo = gochat.broker.getLocalService("repo.messages") as unknown as { state: { del(key: string): Promise<void>; zremRangeByScore(key: string, min: number, max: number): Promise<void> } };
+		// Rewound: the cache forgets its newest message, as a restore from an older snapshot would.
+		await repo.state.zremRangeByScore(`hot:${id}`, 3, 3);
+		const afterRewind = await ben.api.get(`/api/v1/conversations/${id}/messages?limit=10`);
+		expect(afterRewind.body.messages.map((m: { content: string }) => m.content)).toEqual(["kept 1", "kept 2", "kept 3"]);
+		await repo.state.del(`hot:${id}`);
+		const next = await send(ann, id, "after the loss");
+		expect(next.body.message.seq).toBe(4);
+		const all = await ben.api.get(`/api/v1/conversations/${id}/messages?afterSeq=0`);
+		expect(all.body.messages.map((m: { seq: number }) => m.seq)).toEqual([1, 2, 3, 4]);
 	});
 });

@@ -5,6 +5,7 @@ import type { Message } from "../../../../lib/types";
 const message = (seq: number): Message => ({
 	id: String(1000 + seq), conversationId: "c", senderId: "1", type: "text", content: `m${seq}`, seq, clientMsgId: `k${seq}`, createdAt: new Date(0).toISOString()
 });
+const upTo = (n: number) => Array.from({ length: n }, (_, i) => message(i + 1));
 
 /** What the database would answer for the same query over `all`. */
 function reference(all: Message[], { beforeSeq, afterSeq, limit }: HotQuery) {
@@ -13,65 +14,70 @@ function reference(all: Message[], { beforeSeq, afterSeq, limit }: HotQuery) {
 	return { messages: inRange.slice(-limit), hasMore: inRange.length > limit };
 }
 
+const QUERIES: HotQuery[] = [
+	{ limit: 3 }, { limit: 50 }, { afterSeq: 0, limit: 4 }, { afterSeq: 7, limit: 2 }, { afterSeq: 9, limit: 5 },
+	{ afterSeq: 10, limit: 5 }, { beforeSeq: 9, limit: 2 }, { beforeSeq: 2, limit: 5 }, { beforeSeq: 1, limit: 5 },
+	{ afterSeq: 3, beforeSeq: 7, limit: 10 }, { afterSeq: 20, limit: 5 }
+];
+
 describe("HotMessageCache", () => {
-	test("a cold conversation is a miss until filled", async () => {
-		const cache = new HotMessageCache(new MemoryStateStore(), 5);
-		expect(await cache.read("c", { limit: 3 })).toBeNull();
-		expect([cache.hits, cache.misses]).toEqual([0, 1]);
-	});
-
-	test("answers exactly what the database would inside its window, and declines outside it", async () => {
-		const cache = new HotMessageCache(new MemoryStateStore(), 5);
-		const all = Array.from({ length: 8 }, (_, i) => message(i + 1));
-		await cache.fill("c", all.slice(0, 6).reverse().slice(0, 5));
-		for (const m of all.slice(6)) await cache.add(m);
-		// The window now holds seq 4..8.
-		const queries: HotQuery[] = [
-			{ limit: 3 }, { limit: 5 }, { limit: 6 }, { afterSeq: 3, limit: 10 }, { afterSeq: 5, limit: 2 }, { afterSeq: 2, limit: 2 },
-			{ beforeSeq: 8, limit: 2 }, { beforeSeq: 6, limit: 3 }, { beforeSeq: 4, limit: 1 }, { afterSeq: 8, limit: 5 }
-		];
-		for (const query of queries) {
-			const answer = await cache.read("c", query);
-			if (answer) expect({ query, answer }).toEqual({ query, answer: reference(all, query) });
-		}
-		expect(await cache.read("c", { limit: 3 })).toEqual(reference(all, { limit: 3 }));
-		expect(await cache.read("c", { afterSeq: 2, limit: 2 })).toBeNull();
-		expect(await cache.read("c", { beforeSeq: 6, limit: 3 })).toBeNull();
-	});
-
-	test("a short conversation is complete in the cache, down to its first message", async () => {
+	test("a page the set holds in full matches the database, whatever the query", async () => {
 		const cache = new HotMessageCache(new MemoryStateStore(), 300);
-		const all = [message(1), message(2)];
-		await cache.fill("c", [...all].reverse());
-		expect(await cache.read("c", { limit: 50 })).toEqual({ messages: all, hasMore: false });
-		expect(await cache.read("c", { afterSeq: 0, limit: 1 })).toEqual({ messages: [all[0]], hasMore: true });
-		expect(cache.hits).toBe(2);
+		const all = upTo(10);
+		await cache.add(all);
+		for (const query of QUERIES) expect(await cache.read("c", query, 10)).toEqual(reference(all, query));
+		expect(cache.misses).toBe(0);
 	});
 
-	test("keeps only the newest messages as new ones arrive", async () => {
-		const store = new MemoryStateStore();
-		const cache = new HotMessageCache(store, 3);
-		await cache.fill("c", []);
-		for (let seq = 1; seq <= 10; seq++) await cache.add(message(seq));
-		expect(await cache.read("c", { afterSeq: 7, limit: 10 })).toEqual({ messages: [message(8), message(9), message(10)], hasMore: false });
-		expect(await cache.read("c", { afterSeq: 6, limit: 10 })).toBeNull();
-		expect(await store.zrangeByScore("hot:c", -Infinity, Infinity)).toHaveLength(3);
+	test("an empty conversation answers without a read", async () => {
+		const cache = new HotMessageCache(new MemoryStateStore(), 300);
+		expect(await cache.read("c", { limit: 10 }, 0)).toEqual({ messages: [], hasMore: false });
+		expect(await cache.read("c", { afterSeq: 0, limit: 10 }, 0)).toEqual({ messages: [], hasMore: false });
 	});
 
-	test("size 0 turns it off", async () => {
+	test("a set that lost its newest messages (flushed, restored from an old snapshot) misses instead of hiding them", async () => {
+		const cache = new HotMessageCache(new MemoryStateStore(), 300);
+		await cache.add(upTo(6));
+		// SQL says 10: seqs 7-10 were committed after the snapshot the set came from.
+		expect(await cache.read("c", { limit: 5 }, 10)).toBeNull();
+		expect(await cache.read("c", { afterSeq: 4, limit: 50 }, 10)).toBeNull();
+		// New messages after the restore do not make the hole look complete.
+		await cache.add([message(11), message(12)]);
+		expect(await cache.read("c", { limit: 5 }, 12)).toBeNull();
+		expect(await cache.read("c", { limit: 2 }, 12)).toEqual(reference(upTo(12), { limit: 2 }));
+	});
+
+	test("a window trimmed to the newest `size` misses below it and answers inside it", async () => {
+		const cache = new HotMessageCache(new MemoryStateStore(), 5);
+		const all = upTo(20);
+		await cache.add(all);
+		expect(await cache.read("c", { limit: 5 }, 20)).toEqual(reference(all, { limit: 5 }));
+		expect(await cache.read("c", { limit: 6 }, 20)).toBeNull();
+		expect(await cache.read("c", { beforeSeq: 16, limit: 3 }, 20)).toBeNull();
+		expect(await cache.read("c", { afterSeq: 16, limit: 10 }, 20)).toEqual(reference(all, { afterSeq: 16, limit: 10 }));
+		expect(cache.covers(20, 16)).toBe(true);
+		expect(cache.covers(20, 15)).toBe(false);
+	});
+
+	test("the same message added twice is returned once", async () => {
+		const cache = new HotMessageCache(new MemoryStateStore(), 300);
+		await cache.add(upTo(3));
+		await cache.add([message(2), message(3)]);
+		expect(await cache.read("c", { limit: 10 }, 3)).toEqual(reference(upTo(3), { limit: 10 }));
+	});
+
+	test("messages of several conversations in one call go to their own sets", async () => {
+		const cache = new HotMessageCache(new MemoryStateStore(), 300);
+		const other = { ...message(1), id: "9", conversationId: "d" };
+		await cache.add([message(1), other, message(2)]);
+		expect((await cache.read("d", { limit: 10 }, 1))?.messages).toEqual([other]);
+		expect((await cache.read("c", { limit: 10 }, 2))?.messages.map(m => m.seq)).toEqual([1, 2]);
+	});
+
+	test("size 0 turns the cache off", async () => {
 		const cache = new HotMessageCache(new MemoryStateStore(), 0);
-		await cache.fill("c", [message(1)]);
-		await cache.add(message(2));
-		expect(await cache.read("c", { limit: 1 })).toBeNull();
-	});
-});
-
-describe("HotMessageCache for a new conversation", () => {
-	test("is warm from its first message on, with no fill", async () => {
-		const cache = new HotMessageCache(new MemoryStateStore(), 300);
-		await cache.add(message(1));
-		await cache.add(message(2));
-		expect(await cache.isWarm("c")).toBe(true);
-		expect(await cache.read("c", { limit: 10 })).toEqual({ messages: [message(1), message(2)], hasMore: false });
+		await cache.add(upTo(2));
+		expect(await cache.read("c", { limit: 5 }, 2)).toBeNull();
+		expect(cache.enabled).toBe(false);
 	});
 });

@@ -1,0 +1,69 @@
+import { performance } from "perf_hooks";
+import { acquireDatabase, Database, releaseDatabase } from "../../../../lib/db/database";
+import { MessageWriter, NewMessage } from "../../../../lib/db/message-writer";
+import { migrateUp } from "../../../../lib/db/migrator";
+
+/** The group-commit writer on a real (in-memory) SQLite database with the migrated schema. */
+describe("MessageWriter", () => {
+	let db: Database;
+	let n = 0;
+	const message = (overrides: Partial<NewMessage> = {}): NewMessage => ({
+		id: String(1_000_000 + ++n), conversationId: "world", senderId: "7", type: "text", content: `m${n}`, clientMsgId: `k${n}`, ...overrides
+	});
+	const lastSeq = async () => Number((await db.models.Conversation.findByPk("world", { raw: true }) as unknown as { last_seq: number }).last_seq);
+	const stored = () => db.models.Message.count();
+
+	beforeEach(async () => {
+		db = acquireDatabase("sqlite::memory:");
+		await migrateUp(db.sequelize);
+	});
+	afterEach(() => releaseDatabase(db));
+
+	test("concurrent appends share transactions and get consecutive seqs in arrival order", async () => {
+		const writer = new MessageWriter(db);
+		const results = await Promise.all(Array.from({ length: 50 }, () => writer.append(message())));
+		expect(results.map(r => r.message.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+		expect(writer.batches).toBeLessThan(50);
+		expect(await lastSeq()).toBe(50);
+	});
+
+	test("the same clientMsgId twice at once is stored once; the second gets the original", async () => {
+		const writer = new MessageWriter(db);
+		const first = message({ clientMsgId: "same" });
+		const [a, b] = await Promise.all([writer.append(first), writer.append({ ...first, id: "99", content: "other" })]);
+		expect(a.duplicate).toBe(false);
+		expect(b).toEqual({ message: a.message, duplicate: true });
+		const later = await new MessageWriter(db).append({ ...first, id: "98" });
+		expect(later).toEqual({ message: a.message, duplicate: true });
+		expect(await stored()).toBe(1);
+	});
+
+	test("a caller whose deadline passed is refused and nothing is stored", async () => {
+		const writer = new MessageWriter(db);
+		await expect(writer.append(message(), performance.now() - 1)).rejects.toMatchObject({ type: "SERVICE_UNAVAILABLE" });
+		expect([await stored(), await lastSeq()]).toEqual([0, 0]);
+	});
+
+	test("a deadline that passes while the batch is written rolls it back: never committed later", async () => {
+		const writer = new MessageWriter(db);
+		const model = db.models.Message as unknown as { bulkCreate(...args: unknown[]): Promise<unknown> };
+		const bulkCreate = model.bulkCreate.bind(model);
+		model.bulkCreate = async (...args: unknown[]) => {
+			await new Promise(resolve => setTimeout(resolve, 60));
+			return bulkCreate(...args);
+		};
+		const late = writer.append(message(), performance.now() + 20);
+		const patient = writer.append(message());
+		await expect(late).rejects.toMatchObject({ type: "SERVICE_UNAVAILABLE" });
+		// The patient one was in the rolled-back batch too; it goes again, alone, and takes seq 1.
+		expect((await patient).message.seq).toBe(1);
+		expect([await stored(), await lastSeq()]).toEqual([1, 1]);
+	});
+
+	test("a message for a conversation that does not exist fails alone", async () => {
+		const writer = new MessageWriter(db);
+		const [bad, good] = await Promise.allSettled([writer.append(message({ conversationId: "group_1" })), writer.append(message())]);
+		expect(bad).toMatchObject({ status: "rejected", reason: { type: "CONVERSATION_NOT_FOUND" } });
+		expect(good).toMatchObject({ status: "fulfilled", value: { message: { seq: 1 } } });
+	});
+});

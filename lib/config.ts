@@ -46,6 +46,8 @@ export interface Config {
 	presenceTtlSeconds: number;
 	/** Messages per conversation kept in the hot cache. */
 	hotCacheSize: number;
+	/** Approximate MiB the embedded store's hot cache may hold; idle conversations go first (Redis: its maxmemory). */
+	hotCacheMaxMb: number;
 }
 
 export class ConfigError extends Error {
@@ -180,6 +182,7 @@ export function loadConfig(env: Env = process.env): Config {
 		queueRedeliverySeconds: integer(env, "QUEUE_REDELIVERY_SECONDS", 30, 1, 86400),
 		presenceTtlSeconds: integer(env, "PRESENCE_TTL", 60, 3, 3600),
 		hotCacheSize: integer(env, "HOT_CACHE_SIZE", 300, 0, 10000),
+		hotCacheMaxMb: integer(env, "HOT_CACHE_MAX_MB", 64, 1, 1024 * 1024)
 	});
 }
 

@@ -1,4 +1,5 @@
 import type { Config } from "../config";
+import { HOT_CACHE_PREFIX } from "./hot-message-cache";
 import { MemoryStateStore } from "./memory-state-store";
 import { RedisStateStore } from "./redis-state-store";
 import type { StateStore } from "./state-store";
@@ -11,11 +12,13 @@ const open = new Map<string, { store: StateStore; users: number }>();
  * The process's state store: Redis when REDIS_URL is set, otherwise one in-memory store that
  * every service of the process shares, as they would share one Redis.
  */
-export function acquireStateStore(config: Pick<Config, "redisUrl" | "redisPrefix">): StateStore {
+export function acquireStateStore(config: Pick<Config, "redisUrl" | "redisPrefix" | "hotCacheMaxMb">): StateStore {
 	const key = config.redisUrl ? `${config.redisUrl}#${config.redisPrefix}` : "memory";
 	let entry = open.get(key);
 	if (!entry) {
-		const store = config.redisUrl ? new RedisStateStore(config.redisUrl, config.redisPrefix) : new MemoryStateStore();
+		const store = config.redisUrl
+			? new RedisStateStore(config.redisUrl, config.redisPrefix)
+			: new MemoryStateStore({ evictablePrefix: HOT_CACHE_PREFIX, maxEvictableBytes: config.hotCacheMaxMb * 1024 * 1024 });
 		entry = { store, users: 0 };
 		open.set(key, entry);
 	}

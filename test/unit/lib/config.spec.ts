@@ -28,9 +28,14 @@ describe("loadConfig", () => {
 		expect(loadConfig({ ...base, REDIS_URL: "redis://r:6379", QUEUE_URL: "nats://n:4222" }).queueUrl).toBe("nats://n:4222");
 	});
 
+	test("the embedded hot cache holds 64 MiB unless HOT_CACHE_MAX_MB says otherwise", () => {
+		expect(loadConfig(base).hotCacheMaxMb).toBe(64);
+		expect(loadConfig({ ...base, HOT_CACHE_MAX_MB: "512" }).hotCacheMaxMb).toBe(512);
+	});
+
 	test.each([
 		["REDIS_URL", "http://x"], ["TRANSPORTER", "kafka://x"], ["QUEUE_URL", "amqp://x"], ["QUEUE_URL", "not a url"],
-		["GROUP_INLINE_FANOUT", "1"], ["PRESENCE_TTL", "0"], ["HOT_CACHE_SIZE", "-1"],
+		["GROUP_INLINE_FANOUT", "1"], ["PRESENCE_TTL", "0"], ["HOT_CACHE_SIZE", "-1"], ["HOT_CACHE_MAX_MB", "0"], ["HOT_CACHE_MAX_MB", "64MB"],
 		["PORT", "http"], ["PORT", "70000"], ["WORKER_ID", "1024"], ["JWT_SECRET", "short"], ["DATABASE_URL", "postgres://x/y"],
 		["DATABASE_URL", "mysql://host"], ["SERVICES", "gateway,chat"], ["LOG_LEVEL", "loud"], ["MIGRATE_ON_START", "maybe"],
 		["MESSAGE_MAX_BYTES", "0"], ["BCRYPT_ROUNDS", "3"]

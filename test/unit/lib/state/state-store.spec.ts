@@ -70,6 +70,17 @@ describe.each([
 		expect(await store.ttl("z:a")).toBe(-2);
 	});
 
+	test("sorted sets: equal scores are ranked by member, in ranges and trims alike", async () => {
+		await store.zadd("z:tie", [[1, "b"], [1, "c"], [1, "a"], [0, "z"]]);
+		expect(await store.zrangeByScore("z:tie", -Infinity, Infinity)).toEqual(["z", "a", "b", "c"]);
+		await store.ztrimToNewest("z:tie", 3);
+		expect(await store.zrangeByScore("z:tie", -Infinity, Infinity)).toEqual(["a", "b", "c"]);
+		await store.ztrimToNewest("z:tie", 2);
+		expect(await store.zrangeByScore("z:tie", -Infinity, Infinity)).toEqual(["b", "c"]);
+		await store.ztrimToNewest("z:tie", 0);
+		expect(await store.ttl("z:tie")).toBe(-2);
+	});
+
 	test("sets: add, members, remove; an emptied set is gone", async () => {
 		await store.sadd("set:a", "x", "y", "x");
 		expect((await store.smembers("set:a")).sort()).toEqual(["x", "y"]);

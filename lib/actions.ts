@@ -54,6 +54,7 @@ export interface ActionMap {
 	"repo.presence.refresh": { params: { nodeId: string; userIds: string[] }; result: number };
 	"repo.presence.locate": { params: { userIds: string[] }; result: Record<string, string[]> };
 	"repo.presence.removeNode": { params: { nodeId: string }; result: string[] };
+	"repo.presence.checkpoint": { params: { nodeId: string; mark: string }; result: { intact: boolean; mark: string } };
 
 	"auth.resolveToken": { params: { token: string }; result: AccessClaims };
 	"delivery.toUsers": { params: Push; result: DeliveryReport };

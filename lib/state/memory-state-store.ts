@@ -1,3 +1,4 @@
+import crypto from "crypto";
 import type { StateStore } from "./state-store";
 
 type Value = string | Map<string, number> | Set<string>;
@@ -59,6 +60,9 @@ export class MemoryStateStore implements StateStore {
 	private sweepTimer: NodeJS.Timeout | null = null;
 	private sweepNext: NodeJS.Immediate | null = null;
 	private sweepPass: SweepPass | null = null;
+
+	/** Lives and dies with this process, like its data. */
+	private readonly serverId = crypto.randomBytes(8).toString("hex");
 
 	constructor(options: MemoryStateStoreOptions | (() => number) = {}) {
 		const { now = Date.now, evictablePrefix, maxEvictableBytes = Infinity, sweepIntervalMs = 10_000 } =
@@ -370,6 +374,12 @@ export class MemoryStateStore implements StateStore {
 
 	async smembers(key: string) {
 		return [...(this.set_(key, false) ?? [])];
+	}
+
+	async replaceAndIdentify(key: string, value: string, ttlSeconds: number) {
+		const previous = await this.get(key);
+		await this.set(key, value, ttlSeconds);
+		return { previous, serverId: this.serverId };
 	}
 
 	async close() {

@@ -7,6 +7,13 @@ export class RedisStateStore implements StateStore {
 
 	constructor(url: string, readonly prefix: string) {
 		this.redis = new Redis(url, { keyPrefix: prefix, maxRetriesPerRequest: 3, enableAutoPipelining: true, lazyConnect: false });
+		// ioredis reconnects by itself; commands meanwhile fail and their callers answer 503. One line per outage is enough.
+		let reported = false;
+		this.redis.on("error", (err: Error) => {
+			if (!reported) console.warn(`Redis at ${new URL(url).host}: ${err.message}; reconnecting`);
+			reported = true;
+		});
+		this.redis.on("ready", () => { reported = false; });
 	}
 
 	async get(key: string) {
@@ -86,6 +93,16 @@ export class RedisStateStore implements StateStore {
 
 	async smembers(key: string) {
 		return this.redis.smembers(key);
+	}
+
+	/** MULTI makes the old value and the run_id come from the same server instance. */
+	async replaceAndIdentify(key: string, value: string, ttlSeconds: number) {
+		const replies = await this.redis.multi().getset(key, value).expire(key, ttlSeconds).info("server").exec();
+		if (!replies) throw new Error(`Transaction on ${key} was aborted`);
+		for (const [err] of replies) if (err) throw err;
+		const serverId = /run_id:(\w+)/.exec(String(replies[2][1]))?.[1];
+		if (!serverId) throw new Error("INFO server gave no run_id");
+		return { previous: replies[0][1] as string | null, serverId };
 	}
 
 	/** QUIT lets pending replies arrive; a connection that is already gone is just dropped. */

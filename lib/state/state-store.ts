@@ -32,5 +32,12 @@ export interface StateStore {
 	srem(key: string, ...members: string[]): Promise<void>;
 	smembers(key: string): Promise<string[]>;
 
+	/**
+	 * GETSET with an expiry, in one transaction with the ID of the server instance that ran it
+	 * (Redis's run_id, new at every start): a value read back after a restart from a snapshot is
+	 * told apart from the same value before it. The in-memory store's ID is new with each process.
+	 */
+	replaceAndIdentify(key: string, value: string, ttlSeconds: number): Promise<{ previous: string | null; serverId: string }>;
+
 	close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
 import SocketIOService from "moleculer-io";
 import type { Server, Socket } from "socket.io";
+import type { ActionMap } from "../../lib/actions";
 import { getConfig } from "../../lib/config";
 import { GoChatError, toHttpError } from "../../lib/errors";
 import type { Push } from "../../lib/push-coalescer";
@@ -15,8 +16,14 @@ interface SocketUser {
 interface SocketData extends Partial<SocketUser> {
 	/** When this socket last sent a typing notice, per conversation. */
 	typingAt?: Map<unknown, number>;
+	/** A `sync:required` waiting for its turn in a spread-out wave. */
+	syncTimer?: NodeJS.Timeout;
 }
 
+/** Why a gateway tells its sockets to `sync`: it may have missed pushes for them. */
+export type SyncReason = "presence-lost" | "transporter-reconnected" | "node-lost";
+
+type PresenceCheckpoint = ActionMap["repo.presence.checkpoint"]["result"];
 type GatewaySocket = Socket & { $service: SocketGatewayThis; data: SocketData };
 type Ack = (reply: unknown) => void;
 
@@ -25,16 +32,34 @@ export interface SocketGatewayThis extends Service {
 	socketsByUser: Map<string, Set<GatewaySocket>>;
 	socketsBySession: Map<string, Set<GatewaySocket>>;
 	heartbeatTimer?: NodeJS.Timeout;
+	checkTimer?: NodeJS.Timeout;
 	pushesReceived: number;
+	/** The mark of the last checkpoint; null until the first one succeeded. */
+	presenceMark: string | null;
+	/** A presence write or check failed: this node's entries may be missing until written again. */
+	presenceSuspect: boolean;
+	/** Sockets must be told to sync once presence is known good again. */
+	pendingSync: SyncReason | null;
+	presenceCheck: Promise<void> | null;
 	onConnected(socket: GatewaySocket): Promise<void>;
 	onDisconnected(socket: GatewaySocket): Promise<void>;
 	heartbeat(): Promise<void>;
+	checkPresence(): Promise<void>;
+	runPresenceCheck(): Promise<void>;
+	presenceFailed(why: string): void;
+	askToSync(reason: SyncReason): void;
 	callAs(socket: GatewaySocket, action: string, params: unknown): Promise<any>;
 }
 
 /** A client may send one typing notice per conversation this often; faster ones are dropped. */
 export const TYPING_INTERVAL_MS = 1000;
 const HEARTBEAT_CHUNK = 1000;
+/** How often a gateway checks that presence still holds its entries (see repo.presence.checkpoint). */
+const PRESENCE_CHECK_MS = 1000;
+/** A wave of `sync:required` is spread over 1 ms per socket, at most this long, so syncs do not all land at once. */
+const SYNC_SPREAD_MAX_MS = 5000;
+/** Services whose node, if it vanishes, may take pushes in flight to this gateway with it. */
+const PUSHING_SERVICES = new Set(["delivery", "messages", "conversations", "presence", "task.fanout"]);
 const userRoom = (userId: string) => `user:${userId}`;
 
 /**
@@ -86,6 +111,8 @@ function unknownEvent(this: GatewaySocket, ...args: unknown[]) {
  * The gateway's realtime face (moleculer-io, Socket.IO 4) on the HTTP server's port: the token is
  * checked at the handshake, each socket joins its user's room, the node reports its users to
  * presence (with a heartbeat), and `push` delivers events to the sockets this node holds.
+ * When presence was lost or pushes to this node may have been, it writes its users again and
+ * tells its sockets `sync:required`, once per incident.
  */
 export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 	return {
@@ -153,6 +180,22 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				handler(this: SocketGatewayThis, ctx: Context<{ sessionId: string }>) {
 					for (const socket of this.socketsBySession.get(ctx.params.sessionId) ?? []) socket.disconnect(true);
 				}
+			},
+
+			/** Pushes sent while the transporter was down are lost, and other nodes may have given this one up. */
+			"$transporter.connected"(this: SocketGatewayThis, ctx: Context<{ wasReconnect: boolean }>) {
+				if (!ctx.params.wasReconnect) return;
+				this.presenceFailed("the transporter reconnected");
+				this.pendingSync ??= "transporter-reconnected";
+				void this.checkPresence();
+			},
+
+			/** A graceful stop finishes its work first (tracking); a node that vanished may have had pushes in flight. */
+			"$node.disconnected"(this: SocketGatewayThis, ctx: Context<{ node: { id: string; services?: Array<{ name: string }> }; unexpected: boolean }>) {
+				const { node, unexpected } = ctx.params;
+				if (!unexpected || !node.services?.some(service => PUSHING_SERVICES.has(service.name))) return;
+				this.pendingSync ??= "node-lost";
+				void this.checkPresence();
 			}
 		},
 
@@ -199,16 +242,23 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 					return;
 				}
 				this.socketsByUser.set(userId, new Set([socket]));
+				let wasOnline: boolean;
 				try {
-					const { wasOnline } = await this.broker.call<{ wasOnline: boolean }, object>("repo.presence.connect", { userId, nodeId: this.broker.nodeID });
+					({ wasOnline } = await this.broker.call<{ wasOnline: boolean }, object>("repo.presence.connect", { userId, nodeId: this.broker.nodeID }));
+				} catch (err) {
+					this.presenceFailed(`presence of user ${userId} not recorded: ${(err as Error).message}`);
+					return;
+				}
+				try {
 					if (!wasOnline) await this.broker.call("presence.announce", { userId, online: true });
 				} catch (err) {
-					this.logger.warn(`Presence of user ${userId} not recorded: ${(err as Error).message}`);
+					this.logger.warn(`Presence of user ${userId} not announced: ${(err as Error).message}`);
 				}
 			},
 
 			async onDisconnected(this: SocketGatewayThis, socket: GatewaySocket) {
 				const { userId, sessionId } = socket.data as SocketUser;
+				clearTimeout(socket.data.syncTimer);
 				const sessionSockets = this.socketsBySession.get(sessionId);
 				sessionSockets?.delete(socket);
 				if (sessionSockets?.size === 0) this.socketsBySession.delete(sessionId);
@@ -230,6 +280,69 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				for (let i = 0; i < userIds.length; i += HEARTBEAT_CHUNK) {
 					await this.broker.call("repo.presence.refresh", { nodeId: this.broker.nodeID, userIds: userIds.slice(i, i + HEARTBEAT_CHUNK) });
 				}
+			},
+
+			/** One check at a time: a check asked for while one runs joins it. */
+			checkPresence(this: SocketGatewayThis): Promise<void> {
+				this.presenceCheck ??= this.runPresenceCheck().finally(() => {
+					this.presenceCheck = null;
+				});
+				return this.presenceCheck;
+			},
+
+			/**
+			 * Checkpoint; when presence is not intact, or a write failed since, writes every user again
+			 * (the heartbeat's writes), then sends the pending `sync:required`. A check that fails leaves
+			 * both for a later one: sockets are told once, when pushes can reach them again.
+			 */
+			async runPresenceCheck(this: SocketGatewayThis) {
+				let found: PresenceCheckpoint;
+				try {
+					found = await this.broker.call<PresenceCheckpoint, object>("repo.presence.checkpoint", { nodeId: this.broker.nodeID, mark: this.presenceMark ?? "" });
+				} catch (err) {
+					this.presenceFailed(`presence check failed: ${(err as Error).message}`);
+					return;
+				}
+				// The first check of a node finds no mark; its sockets synced when they connected.
+				const firstCheck = this.presenceMark === null;
+				this.presenceMark = found.mark;
+				if (!found.intact || this.presenceSuspect) {
+					if (!firstCheck || this.presenceSuspect) this.pendingSync ??= "presence-lost";
+					try {
+						await this.heartbeat();
+					} catch (err) {
+						this.presenceFailed(`presence not written again: ${(err as Error).message}`);
+						return;
+					}
+					this.presenceSuspect = false;
+					if (!firstCheck) this.logger.info(`Presence written again for ${this.socketsByUser.size} user(s) of this node`);
+				}
+				if (this.pendingSync) {
+					this.askToSync(this.pendingSync);
+					this.pendingSync = null;
+				}
+			},
+
+			presenceFailed(this: SocketGatewayThis, why: string) {
+				if (!this.presenceSuspect) this.logger.warn(`Presence of this node may be incomplete (${why}); it is written again once the store answers`);
+				this.presenceSuspect = true;
+			},
+
+			/** Emits `sync:required` to every socket of this node, each after a random part of the spread. */
+			askToSync(this: SocketGatewayThis, reason: SyncReason) {
+				const sockets = [...this.socketsByUser.values()].flatMap(set => [...set]);
+				if (sockets.length === 0) return;
+				const spreadMs = Math.min(SYNC_SPREAD_MAX_MS, sockets.length);
+				this.logger.info(`Asking ${sockets.length} socket(s) to sync: ${reason}`);
+				for (const socket of sockets) {
+					// A socket still waiting for the last wave's event will sync after this incident too.
+					if (socket.data.syncTimer) continue;
+					socket.data.syncTimer = setTimeout(() => {
+						socket.data.syncTimer = undefined;
+						socket.emit("sync:required", { reason });
+					}, Math.floor(Math.random() * spreadMs));
+					socket.data.syncTimer.unref();
+				}
 			}
 		},
 
@@ -238,6 +351,10 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			self.socketsByUser = new Map();
 			self.socketsBySession = new Map();
 			self.pushesReceived = 0;
+			self.presenceMark = null;
+			self.presenceSuspect = false;
+			self.pendingSync = null;
+			self.presenceCheck = null;
 		},
 
 		started(this: Service) {
@@ -245,14 +362,20 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			self.io.of("/").on("connection", socket => self.onConnected(socket as GatewaySocket));
 			const everyMs = Math.max(1000, (getConfig().presenceTtlSeconds * 1000) / 3);
 			self.heartbeatTimer = setInterval(() => {
-				self.heartbeat().catch(err => self.logger.warn(`Presence heartbeat failed: ${err.message}`));
+				self.heartbeat().catch(err => self.presenceFailed(`heartbeat failed: ${err.message}`));
 			}, everyMs);
 			self.heartbeatTimer.unref();
+			self.checkTimer = setInterval(() => void self.checkPresence(), PRESENCE_CHECK_MS);
+			self.checkTimer.unref();
 		},
 
 		async stopped(this: Service) {
 			const self = this as SocketGatewayThis;
 			if (self.heartbeatTimer) clearInterval(self.heartbeatTimer);
+			if (self.checkTimer) clearInterval(self.checkTimer);
+			// A check still writing entries must not outlive the removal below.
+			await self.presenceCheck;
+			for (const set of self.socketsByUser.values()) for (const socket of set) clearTimeout(socket.data.syncTimer);
 			if (self.socketsByUser.size === 0) return;
 			self.socketsByUser.clear();
 			await self.broker.call("repo.presence.removeNode", { nodeId: self.broker.nodeID }).catch(() => undefined);

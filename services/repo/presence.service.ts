@@ -1,3 +1,4 @@
+import crypto from "crypto";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { getConfig } from "../../lib/config";
 import { createStateMixin, StateThis } from "../../mixins/state.mixin";
@@ -5,7 +6,15 @@ import { createStateMixin, StateThis } from "../../mixins/state.mixin";
 type PresenceRepoThis = Service & StateThis & {
 	liveNodes(userIds: string[]): Promise<string[][]>;
 	forgetNode(nodeId: string): Promise<string[]>;
+	replaceMark(nodeId: string, value: string): Promise<{ previous: string | null; serverId: string }>;
 };
+
+interface PresenceCheckpoint {
+	/** False when this node's entries may be gone: it must write them again. */
+	intact: boolean;
+	/** What the node passes to its next checkpoint. */
+	mark: string;
+}
 
 /**
  * Where each user is online: for every user a sorted set of gateway node IDs scored by when
@@ -14,6 +23,8 @@ type PresenceRepoThis = Service & StateThis & {
  */
 const userKey = (userId: string) => `presence:user:${userId}`;
 const nodeKey = (nodeId: string) => `presence:node:${nodeId}`;
+/** A random value per gateway node, replaced at each checkpoint: a witness that its entries are still there. */
+const markKey = (nodeId: string) => `presence:mark:${nodeId}`;
 
 const PresenceRepoService: ServiceSchema<ServiceSettingSchema, PresenceRepoThis> = {
 	name: "repo.presence",
@@ -79,6 +90,23 @@ const PresenceRepoService: ServiceSchema<ServiceSettingSchema, PresenceRepoThis>
 			}
 		},
 
+		/**
+		 * A gateway's cheap check, every second, that its entries are still in the store: replaces
+		 * its mark with a new one and compares the old one with the mark the gateway last got.
+		 * Missing (FLUSHALL, a restart on an empty store, the node forgotten), older (a snapshot
+		 * restored) or from another server instance (a restart, even from a snapshot that holds the
+		 * newest mark) means not intact. The mark the gateway holds is `<serverId>.<random>`.
+		 */
+		checkpoint: {
+			visibility: "public",
+			params: { nodeId: "string", mark: "string" },
+			async handler(this: PresenceRepoThis, ctx: Context<{ nodeId: string; mark: string }>): Promise<PresenceCheckpoint> {
+				const next = crypto.randomBytes(8).toString("hex");
+				const { previous, serverId } = await this.replaceMark(ctx.params.nodeId, next);
+				return { intact: previous !== null && ctx.params.mark === `${serverId}.${previous}`, mark: `${serverId}.${next}` };
+			}
+		},
+
 		/** Drops every entry of a node; returns the users who are now offline everywhere. */
 		removeNode: {
 			visibility: "public",
@@ -108,9 +136,14 @@ const PresenceRepoService: ServiceSchema<ServiceSettingSchema, PresenceRepoThis>
 		async forgetNode(this: PresenceRepoThis, nodeId: string): Promise<string[]> {
 			const userIds = await this.state.smembers(nodeKey(nodeId));
 			await Promise.all(userIds.map(userId => this.state.zrem(userKey(userId), nodeId)));
-			await this.state.del(nodeKey(nodeId));
+			// Without its mark the node, if it is alive after all, sees at its next checkpoint that it must write its entries again.
+			await this.state.del(nodeKey(nodeId), markKey(nodeId));
 			const nodes = await this.liveNodes(userIds);
 			return userIds.filter((_, i) => nodes[i].length === 0);
+		},
+
+		async replaceMark(this: PresenceRepoThis, nodeId: string, value: string) {
+			return this.state.replaceAndIdentify(markKey(nodeId), value, getConfig().presenceTtlSeconds);
 		}
 	}
 };

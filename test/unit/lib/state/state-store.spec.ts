@@ -88,4 +88,12 @@ describe.each([
 		expect(await store.smembers("set:a")).toEqual([]);
 		expect(await store.ttl("set:a")).toBe(-2);
 	});
+
+	test("replaceAndIdentify: the previous value, with the same server ID while the server lives", async () => {
+		const first = await store.replaceAndIdentify("mark:a", "1", 60);
+		const second = await store.replaceAndIdentify("mark:a", "2", 60);
+		expect([first.previous, second.previous]).toEqual([null, "1"]);
+		expect(second.serverId).toBe(first.serverId);
+		expect(await store.ttl("mark:a")).toBeGreaterThan(0);
+	});
 });

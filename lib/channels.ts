@@ -1,5 +1,6 @@
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import type { Config } from "./config";
+import { RedisStreamsAdapter } from "./queue/redis-streams-adapter";
 
 declare module "moleculer" {
 	interface ServiceBroker {
@@ -35,14 +36,12 @@ function channelAdapter({ queueUrl, queueRedeliverySeconds }: Pick<Config, "queu
 			}
 		};
 	}
-	return {
-		type: "Redis",
-		options: {
-			redis: {
-				url: queueUrl,
-				// A message a crashed consumer held is handed to another one after this long.
-				consumerOptions: { minIdleTime: queueRedeliverySeconds * 1000, claimInterval: 1000 }
-			}
+	// An instance, not { type: "Redis" }: upstream's adapter never re-creates a consumer group Redis lost.
+	return new RedisStreamsAdapter({
+		redis: {
+			url: queueUrl,
+			// A message a crashed consumer held is handed to another one after this long.
+			consumerOptions: { minIdleTime: queueRedeliverySeconds * 1000, claimInterval: 1000 }
 		}
-	};
+	});
 }

@@ -1,0 +1,102 @@
+import type { Socket } from "socket.io-client";
+import { startGoChat, RunningGoChat } from "../helpers/gochat";
+import { Account, Api, register } from "../helpers/http";
+import { PrivateRedis, redisServerAvailable, startPrivateRedis } from "../helpers/redis-server";
+import { closeAll, connect, emitAck, nextEvent } from "../helpers/sockets";
+
+type Message = { id: string; conversationId: string; seq: number; content: string };
+type NewMessage = { message: Message };
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+const suite = redisServerAvailable() ? describe : describe.skip;
+if (!redisServerAvailable()) console.warn("redis-recovery.spec.ts skipped: no redis-server binary on this machine");
+
+/**
+ * SQL is the truth (DECISIONS §4): GoChat's Redis (state, cache, queue) is lost or rewound while
+ * clients stay connected, and nothing acked disappears, nothing fails, and pushes resume.
+ */
+suite("Redis restored from an old snapshot, or flushed", () => {
+	let redis: PrivateRedis;
+	let gochat: RunningGoChat;
+	let api: Api;
+	const sockets: Socket[] = [];
+	let counter = 0;
+
+	beforeAll(async () => {
+		redis = await startPrivateRedis();
+		gochat = await startGoChat({ REDIS_URL: redis.url, REDIS_PREFIX: "recovery:", QUEUE_URL: redis.url, PRESENCE_TTL: "30" });
+		api = new Api(gochat.baseUrl);
+	});
+	afterAll(async () => {
+		closeAll(sockets);
+		await gochat?.stop();
+		await redis?.stop();
+	});
+
+	const send = (socket: Socket, conversationId: string, content: string) =>
+		emitAck<{ ok: boolean; message: Message; error?: unknown }>(socket, "message:send", { conversationId, clientMsgId: `rr-${++counter}`, type: "text", content });
+
+	/** Sends every 200 ms until the receiver gets one of them (bounded): pushes resume within seconds. */
+	async function pushesReachAgain(from: Socket, to: Socket, conversationId: string, label: string): Promise<number> {
+		const started = Date.now();
+		const arrived = nextEvent<NewMessage>(to, "message:new", e => e.message.content.startsWith(label));
+		let received = false;
+		void arrived.then(() => { received = true; });
+		for (let i = 0; !received && Date.now() - started < 10_000; i++) {
+			const ack = await send(from, conversationId, `${label} ${i}`);
+			expect(ack.ok).toBe(true);
+			await Promise.race([arrived, new Promise(resolve => setTimeout(resolve, 200))]);
+		}
+		expect(received).toBe(true);
+		return Date.now() - started;
+	}
+
+	async function everythingIsThere(reader: Account, conversationId: string, count: number) {
+		const history = await reader.api.get(`/api/v1/conversations/${conversationId}/messages?limit=200`);
+		expect(history.status).toBe(200);
+		expect(history.body.messages.map((m: Message) => m.seq)).toEqual(range(count));
+		const newest = await reader.api.get(`/api/v1/conversations/${conversationId}/messages?limit=3`);
+		expect(newest.body.messages.map((m: Message) => m.seq)).toEqual([count - 2, count - 1, count]);
+		const caughtUp = await emitAck(sockets[sockets.length - 1], "sync", { since: { [conversationId]: 0 } });
+		const entry = caughtUp.conversations.find((c: { conversationId: string }) => c.conversationId === conversationId);
+		expect(entry.messages.map((m: Message) => m.seq)).toEqual(range(count));
+	}
+
+	async function scenario(snapshot: () => Promise<unknown>, loseData: () => Promise<unknown>) {
+		const [alice, bob] = [await register(api, "alice"), await register(api, "bob")];
+		const id = (await alice.api.post("/api/v1/conversations/direct", { userId: bob.user.id })).body.conversation.id as string;
+		const a = await connect(gochat.baseUrl, alice.accessToken);
+		const b = await connect(gochat.baseUrl, bob.accessToken);
+		sockets.push(a, b);
+		for (let i = 1; i <= 3; i++) expect((await send(a, id, `before ${i}`)).ok).toBe(true);
+		// Reads warm the hot cache, so the loss hits a cache that was in use.
+		await bob.api.get(`/api/v1/conversations/${id}/messages?limit=5`);
+		await snapshot();
+		for (let i = 4; i <= 5; i++) expect((await send(a, id, `before ${i}`)).ok).toBe(true);
+
+		await loseData();
+
+		const sent = await send(a, id, "right after");
+		expect(sent).toMatchObject({ ok: true, message: { seq: 6 } });
+		await pushesReachAgain(a, b, id, "push");
+		const total = (await alice.api.get(`/api/v1/conversations/${id}/messages?limit=1`)).body.messages[0].seq as number;
+		await everythingIsThere(bob, id, total);
+
+		// The world room goes through the durable queue: it is fanned out again too.
+		const world = nextEvent<NewMessage>(b, "message:new", e => e.message.conversationId === "world");
+		await pushesReachAgain(a, b, "world", "world");
+		await world;
+	}
+
+	test("restart from an older dump: every acked message is still returned, the next send succeeds, pushes and world fan-out resume", async () => {
+		// Messages 4 and 5 are acked after the snapshot: the restored Redis knows nothing of them.
+		await scenario(() => redis.admin.save(), async () => {
+			await redis.kill();
+			await redis.start();
+		});
+	});
+
+	test("FLUSHALL: the same", async () => {
+		await scenario(async () => undefined, () => redis.admin.flushall());
+	});
+});

@@ -48,17 +48,6 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 	name: "messages",
 	mixins: [createMembershipMixin(), createSnowflakeMixin()],
 
-	/** Admission and deadline of the send path come from config, read when the service is built. */
-	merged(this: MessagesThis, schema: ServiceSchema) {
-		const { sendConcurrency, sendQueue, sendTimeoutMs } = getConfig();
-		const actions = schema.actions as Record<string, object>;
-		actions.send = {
-			...actions.send,
-			timeout: sendTimeoutMs,
-			bulkhead: { enabled: true, concurrency: sendConcurrency, maxQueueSize: sendQueue }
-		};
-	},
-
 	actions: {
 		send: {
 			params: {
@@ -145,6 +134,17 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 			call(ctx, "delivery.message", { message, exceptSocketId: ctx.meta.socketId })
 				.catch(err => this.logger.warn(`Delivery of message ${message.id} failed: ${err.message}`));
 		}
+	},
+
+	/** Admission and deadline of the send path come from config, read when the service is built. */
+	merged(this: MessagesThis, schema: ServiceSchema) {
+		const { sendConcurrency, sendQueue, sendTimeoutMs } = getConfig();
+		const actions = schema.actions as Record<string, object>;
+		actions.send = {
+			...actions.send,
+			timeout: sendTimeoutMs,
+			bulkhead: { enabled: true, concurrency: sendConcurrency, maxQueueSize: sendQueue }
+		};
 	}
 };
 

@@ -2,10 +2,16 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import { call } from "../../lib/actions";
 import { getConfig } from "../../lib/config";
 import { parseConversationId } from "../../lib/conversation-id";
+import { ConversationMembersCache } from "../../lib/conversation-members-cache";
 import { DeliveryReport, Push, PushCoalescer } from "../../lib/push-coalescer";
 import type { Message } from "../../lib/types";
+import { MEMBERS_CHANGED_EVENT } from "../repo/membership-cache";
 
-type DeliveryThis = Service & { pushes: PushCoalescer };
+type DeliveryThis = Service & {
+	pushes: PushCoalescer;
+	groupMembers: ConversationMembersCache;
+	recipientsOf(ctx: Context, message: Message): Promise<string[] | null>;
+};
 
 export interface FanoutJob {
 	message: Message;
@@ -57,16 +63,7 @@ const DeliveryService: ServiceSchema<ServiceSettingSchema, DeliveryThis> = {
 			params: { message: "object", exceptSocketId: { type: "string", optional: true } },
 			async handler(this: DeliveryThis, ctx: Context<FanoutJob>): Promise<{ queued: boolean }> {
 				const { message, exceptSocketId } = ctx.params;
-				const parsed = parseConversationId(message.conversationId);
-				let userIds: string[] | null = null;
-				if (parsed?.type === "direct") {
-					userIds = parsed.userIds;
-				} else if (parsed?.type === "group") {
-					// One more than the inline limit tells "small enough" in the same query.
-					const inline = getConfig().groupInlineFanout;
-					const members = await call(ctx, "repo.conversations.memberIds", { conversationId: message.conversationId, limit: inline + 1 });
-					if (members.length <= inline) userIds = members;
-				}
+				const userIds = await this.recipientsOf(ctx, message);
 				if (userIds === null) {
 					// The world room and large groups: durable, retried, in batches (task.fanout).
 					await this.broker.sendToChannel(FANOUT_MESSAGE_CHANNEL, { message, exceptSocketId });
@@ -78,7 +75,35 @@ const DeliveryService: ServiceSchema<ServiceSettingSchema, DeliveryThis> = {
 		}
 	},
 
+	events: {
+		[MEMBERS_CHANGED_EVENT]: {
+			params: { conversationId: "string" },
+			handler(this: DeliveryThis, ctx: Context<{ conversationId: string }>) {
+				this.groupMembers.forget(ctx.params.conversationId);
+			}
+		}
+	},
+
+	methods: {
+		/** Who gets a message pushed at once, or null when it goes through the queue (large group, world). */
+		async recipientsOf(this: DeliveryThis, ctx: Context, message: Message): Promise<string[] | null> {
+			const parsed = parseConversationId(message.conversationId);
+			if (parsed?.type === "direct") return parsed.userIds;
+			if (parsed?.type !== "group") return null;
+			const known = this.groupMembers.get(message.conversationId);
+			if (known !== undefined) return known;
+			// One more than the inline limit tells "small enough" in the same query.
+			const inline = getConfig().groupInlineFanout;
+			const generation = this.groupMembers.generation;
+			const members = await call(ctx, "repo.conversations.memberIds", { conversationId: message.conversationId, limit: inline + 1 });
+			const userIds = members.length <= inline ? members : null;
+			this.groupMembers.set(message.conversationId, userIds, generation);
+			return userIds;
+		}
+	},
+
 	created(this: DeliveryThis) {
+		this.groupMembers = new ConversationMembersCache();
 		this.pushes = new PushCoalescer({
 			locate: userIds => this.broker.call("repo.presence.locate", { userIds }),
 			gatewayNodes: () => (this.broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string; nodeID: string }>)

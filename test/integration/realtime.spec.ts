@@ -192,6 +192,27 @@ describe("realtime messaging over Socket.IO", () => {
 		expect(await peerOffline).toEqual({ userId: liam.user.id, online: false });
 	});
 
+	test("group pushes follow membership changes at once: a removed member gets nothing, a new one gets the next", async () => {
+		const [owner, kept, removed, added] = await Promise.all(["go", "gk", "gr", "ga"].map(name => register(api, name)));
+		const created = await owner.api.post("/api/v1/groups", { name: "changing", memberIds: [kept.user.id, removed.user.id] });
+		const { id: groupId, conversationId } = created.body.group;
+		const [o, k, r, a] = await Promise.all([owner, kept, removed, added].map(open));
+		const atRemoved = record<NewMessage>(r, "message:new");
+		const atAdded = record<NewMessage>(a, "message:new");
+		const first = arrivalOf(r, "before");
+		await send(o, conversationId, "before");
+		await first;
+
+		expect((await owner.api.delete(`/api/v1/groups/${groupId}/members/${removed.user.id}`)).status).toBe(200);
+		expect((await owner.api.post(`/api/v1/groups/${groupId}/members`, { userIds: [added.user.id] })).status).toBe(200);
+		const atKept = arrivalOf(k, "after");
+		const atNew = arrivalOf(a, "after");
+		await send(o, conversationId, "after");
+		await Promise.all([atKept, atNew]);
+		expect(atRemoved.map(e => e.message.content)).toEqual(["before"]);
+		expect(atAdded.map(e => e.message.content)).toEqual(["after"]);
+	});
+
 	test("the world room reaches every online user", async () => {
 		const people = await Promise.all([0, 1, 2, 3].map(i => register(api, `w${i}`)));
 		const [speaker, ...listeners] = await Promise.all(people.map(open));

@@ -15,6 +15,7 @@ export function summarize(samples: number[]): Summary {
 }
 
 export function formatSummary(name: string, s: Summary): string {
+	if (s.count === 0) return `${name.padEnd(24)} none (n=0)`;
 	const ms = (v: number) => `${v.toFixed(1)} ms`;
 	return `${name.padEnd(24)} p50 ${ms(s.p50)}  p95 ${ms(s.p95)}  p99 ${ms(s.p99)}  max ${ms(s.max)}  (n=${s.count})`;
 }

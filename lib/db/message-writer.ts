@@ -32,6 +32,9 @@ interface Pending {
 /** Thrown inside a batch's transaction to roll it back when a caller's deadline passed before commit. */
 class DeadlinePassed extends Error {}
 
+/** One multi-row INSERT per batch, as plain SQL: Sequelize's bulkCreate builds a model instance per row. */
+const MESSAGE_COLUMNS = ["id", "conversation_id", "sender_id", "type", "content", "seq", "client_msg_id", "created_at"] as const;
+
 const dedupKey = (senderId: string, clientMsgId: string) => `${senderId}\u0000${clientMsgId}`;
 
 export function deadlineExceeded(): GoChatError {
@@ -144,7 +147,8 @@ export class MessageWriter {
 	private async commit(batch: Pending[]): Promise<Message[]> {
 		return this.db.transaction(async transaction => {
 			const lastSeqs = await this.lockConversations(batch, transaction);
-			const createdAt = new Date();
+			const now = new Date();
+			const createdAt = this.sqlTime(now);
 			const rows = batch.map(({ message: m }) => {
 				const seq = lastSeqs.get(m.conversationId)! + 1;
 				lastSeqs.set(m.conversationId, seq);
@@ -153,8 +157,11 @@ export class MessageWriter {
 					seq, client_msg_id: m.clientMsgId, created_at: createdAt
 				};
 			});
-			await this.db.models.Message.bulkCreate(rows, { transaction, validate: false, hooks: false });
-			const messages = rows.map(row => toMessage(row));
+			await this.db.sequelize.query(
+				`INSERT INTO messages (${MESSAGE_COLUMNS.join(", ")}) VALUES ${rows.map(() => `(${MESSAGE_COLUMNS.map(() => "?").join(", ")})`).join(", ")}`,
+				{ replacements: rows.flatMap(row => MESSAGE_COLUMNS.map(column => row[column])), type: QueryTypes.INSERT, transaction }
+			);
+			const messages = rows.map(row => toMessage({ ...row, created_at: now }));
 			await this.advanceConversations(messages, createdAt, transaction);
 			await this.advanceSenders(messages, transaction);
 			// Statements are done; a caller that gave up meanwhile must not find its message stored later.
@@ -177,7 +184,7 @@ export class MessageWriter {
 	}
 
 	/** One UPDATE for every conversation of the batch: its newest seq and message. */
-	private async advanceConversations(messages: Message[], at: Date, transaction: Transaction): Promise<void> {
+	private async advanceConversations(messages: Message[], at: string, transaction: Transaction): Promise<void> {
 		const newest = new Map<string, Message>();
 		for (const m of messages) newest.set(m.conversationId, m);
 		const ids = [...newest.keys()];
@@ -228,6 +235,16 @@ export class MessageWriter {
 			const message = toMessage(row);
 			return [dedupKey(message.senderId, message.clientMsgId), message];
 		}));
+	}
+
+	/**
+	 * A time as the models store it, with milliseconds: Sequelize escapes a Date replacement to
+	 * whole seconds on MySQL, and SQLite keeps the text as given.
+	 */
+	private sqlTime(date: Date): string {
+		const iso = date.toISOString();
+		const text = `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+		return this.db.sequelize.getDialect() === "sqlite" ? `${text} +00:00` : text;
 	}
 
 	/**

@@ -46,11 +46,11 @@ describe("MessageWriter", () => {
 
 	test("a deadline that passes while the batch is written rolls it back: never committed later", async () => {
 		const writer = new MessageWriter(db);
-		const model = db.models.Message as unknown as { bulkCreate(...args: unknown[]): Promise<unknown> };
-		const bulkCreate = model.bulkCreate.bind(model);
-		model.bulkCreate = async (...args: unknown[]) => {
-			await new Promise(resolve => setTimeout(resolve, 60));
-			return bulkCreate(...args);
+		const sequelize = db.sequelize as unknown as { query(sql: string, ...rest: unknown[]): Promise<unknown> };
+		const query = sequelize.query.bind(sequelize);
+		sequelize.query = async (sql: string, ...rest: unknown[]) => {
+			if (sql.startsWith("INSERT INTO messages")) await new Promise(resolve => setTimeout(resolve, 60));
+			return query(sql, ...rest);
 		};
 		const late = writer.append(message(), performance.now() + 20);
 		const patient = writer.append(message());

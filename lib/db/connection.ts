@@ -23,7 +23,7 @@ interface SqliteConnectionManager {
 }
 
 async function configureSqlite(connection: SqliteConnection, inMemory: boolean): Promise<void> {
-	const run = (sql: string) => new Promise<void>((resolve, reject) => connection.run(sql, err => (err ? reject(err) : resolve())));
+	const run = (sql: string) => runOn(connection, sql);
 	await run("PRAGMA busy_timeout = 5000");
 	await run("PRAGMA foreign_keys = ON");
 	if (inMemory) return;
@@ -33,27 +33,56 @@ async function configureSqlite(connection: SqliteConnection, inMemory: boolean):
 	await run("PRAGMA synchronous = NORMAL");
 }
 
+/** How often the WAL is copied back into the database file, off the writers' path. */
+const CHECKPOINT_INTERVAL_MS = 1000;
+
 /**
  * Sequelize's SQLite driver opens and closes a new database handle for every transaction and
  * runs no connect hooks. GoChat queues its write transactions (one at a time, see database.ts),
- * so two long-lived handles do: one for reads and single statements, one for transactions, both
- * configured once.
+ * so long-lived handles do, each configured once: one for reads and single statements, one for
+ * transactions, and one that checkpoints the WAL every second. Left to itself SQLite checkpoints
+ * inside the commit that crosses 1,000 pages, and every send queued behind that commit waits for
+ * the copy and its fsync (tens of milliseconds); a PASSIVE checkpoint on its own handle never
+ * blocks the writer.
  */
-function useTwoConnections(sequelize: Sequelize, inMemory: boolean): void {
+function useDedicatedConnections(sequelize: Sequelize, inMemory: boolean): void {
 	const manager = sequelize.connectionManager as unknown as SqliteConnectionManager;
 	const open = manager.getConnection.bind(manager);
 	const configured = new WeakSet<SqliteConnection>();
-	manager.getConnection = async (options = {}) => {
-		const uuid = options.uuid && options.uuid !== "default" ? "transactions" : "default";
-		const connection = await open({ ...options, uuid });
-		if (!configured.has(connection)) {
-			configured.add(connection);
-			await configureSqlite(connection, inMemory);
+	const connection = async (uuid: "default" | "transactions" | "checkpoint") => {
+		const handle = await open({ uuid });
+		if (!configured.has(handle)) {
+			configured.add(handle);
+			await configureSqlite(handle, inMemory);
+			if (uuid !== "checkpoint" && !inMemory) await runOn(handle, "PRAGMA wal_autocheckpoint = 0");
 		}
-		return connection;
+		return handle;
 	};
+	manager.getConnection = async (options = {}) => connection(options.uuid && options.uuid !== "default" ? "transactions" : "default");
 	// Handles stay open for the process; Sequelize closes them all in sequelize.close().
 	manager.releaseConnection = () => undefined;
+	if (inMemory) return;
+
+	let checkpointing = false;
+	const timer = setInterval(() => {
+		if (checkpointing) return;
+		checkpointing = true;
+		connection("checkpoint")
+			.then(handle => runOn(handle, "PRAGMA wal_checkpoint(PASSIVE)"))
+			// A failed checkpoint leaves the WAL longer; the next one catches up.
+			.catch(() => undefined)
+			.finally(() => { checkpointing = false; });
+	}, CHECKPOINT_INTERVAL_MS);
+	timer.unref();
+	const close = sequelize.close.bind(sequelize);
+	sequelize.close = async () => {
+		clearInterval(timer);
+		return close();
+	};
+}
+
+function runOn(connection: SqliteConnection, sql: string): Promise<void> {
+	return new Promise((resolve, reject) => connection.run(sql, err => (err ? reject(err) : resolve())));
 }
 
 function createSqlite(file: string): Sequelize {
@@ -68,7 +97,7 @@ function createSqlite(file: string): Sequelize {
 		// A single statement can still meet a transaction's lock past busy_timeout: retry it.
 		retry: { max: 10, match: [/SQLITE_BUSY/] }
 	});
-	useTwoConnections(sequelize, inMemory);
+	useDedicatedConnections(sequelize, inMemory);
 	return sequelize;
 }
 

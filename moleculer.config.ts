@@ -1,4 +1,5 @@
 import type { BrokerOptions } from "moleculer";
+import { RedisCacher } from "./lib/cache/redis-cacher";
 import { createChannelsMiddleware } from "./lib/channels";
 import type { Config } from "./lib/config";
 import { ChannelRetryMiddleware } from "./middlewares/channel-retry.middleware";
@@ -15,9 +16,7 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 		logger: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY } },
 		logLevel: config.logLevel,
 		transporter: config.transporter,
-		cacher: config.redisUrl
-			? { type: "Redis", options: { redis: config.redisUrl, prefix: `${config.redisPrefix}cache` } }
-			: "Memory",
+		cacher: config.redisUrl ? new RedisCacher({ redis: config.redisUrl as unknown as object, prefix: `${config.redisPrefix}cache` }) : "Memory",
 		serializer: "JSON",
 		requestTimeout: 10 * 1000,
 		retryPolicy: { enabled: false },

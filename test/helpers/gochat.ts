@@ -67,7 +67,7 @@ async function dropRedisKeys(url: string, patterns: string[]): Promise<void> {
 			} while (cursor !== "0");
 		}
 	} finally {
-		redis.quit();
+		await redis.quit().catch(() => redis.disconnect());
 	}
 }
 

@@ -34,7 +34,7 @@ suite("Redis restored from an old snapshot, or flushed", () => {
 	});
 
 	const send = (socket: Socket, conversationId: string, content: string) =>
-		emitAck<{ ok: boolean; message: Message; error?: unknown }>(socket, "message:send", { conversationId, clientMsgId: `rr-${++counter}`, type: "text", content });
+		emitAck<{ ok: boolean; message: Message; error: { code: string } }>(socket, "message:send", { conversationId, clientMsgId: `rr-${++counter}`, type: "text", content });
 
 	/** Sends every 200 ms until the receiver gets one of them (bounded): pushes resume within seconds. */
 	async function pushesReachAgain(from: Socket, to: Socket, conversationId: string, label: string): Promise<number> {
@@ -98,5 +98,31 @@ suite("Redis restored from an old snapshot, or flushed", () => {
 
 	test("FLUSHALL: the same", async () => {
 		await scenario(async () => undefined, () => redis.admin.flushall());
+	});
+
+	test("while Redis is down, sends are stored and acked or refused with a clear 503, never INTERNAL, and history answers from SQL", async () => {
+		const [erin, fred] = [await register(api, "erin"), await register(api, "fred")];
+		const id = (await erin.api.post("/api/v1/conversations/direct", { userId: fred.user.id })).body.conversation.id as string;
+		const e = await connect(gochat.baseUrl, erin.accessToken);
+		sockets.push(e);
+		expect((await send(e, id, "before the outage")).ok).toBe(true);
+		await redis.kill();
+		try {
+			const acks = [];
+			for (let i = 0; i < 5; i++) acks.push(await send(e, id, `during ${i}`));
+			for (const ack of acks) expect(ack.ok || ["SERVICE_UNAVAILABLE", "OVERLOADED"].includes(ack.error.code)).toBe(true);
+			const history = await fred.api.get(`/api/v1/conversations/${id}/messages?limit=50`);
+			expect(history.status === 200 || history.body.error.code === "SERVICE_UNAVAILABLE").toBe(true);
+			if (history.status === 200) {
+				const stored = history.body.messages.map((m: Message) => m.content);
+				for (const ack of acks.filter(a => a.ok)) expect(stored).toContain(ack.message.content);
+			}
+		} finally {
+			await redis.start();
+		}
+		// Back: everything acked during the outage is there, in order, without gaps.
+		const after = await send(e, id, "after the outage");
+		expect(after.ok).toBe(true);
+		await everythingIsThere(fred, id, after.message.seq);
 	});
 });

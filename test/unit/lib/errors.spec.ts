@@ -35,6 +35,27 @@ describe("toHttpError", () => {
 		expect(toHttpError(new Errors.RequestTimeoutError({ action: "x", nodeID: "n" })).status).toBe(503);
 	});
 
+	test("a full bulkhead is OVERLOADED with retryAfter, even after crossing nodes", () => {
+		const full = new Errors.QueueIsFullError({ action: "messages.send", nodeID: "n" });
+		expect(toHttpError(full)).toMatchObject({ status: 503, body: { error: { code: "OVERLOADED", details: { retryAfter: 1 } } } });
+		const crossed = JSON.parse(JSON.stringify({ name: full.name, message: full.message, code: full.code, type: full.type }));
+		expect(toHttpError(crossed).body.error.code).toBe("OVERLOADED");
+	});
+
+	test("infrastructure failures are 503 SERVICE_UNAVAILABLE, never INTERNAL", () => {
+		const failures = [
+			new Errors.RequestSkippedError({ action: "repo.messages.append", nodeID: "n" }),
+			Object.assign(new Error("Reached the max retries per request limit (which is 3)."), { name: "MaxRetriesPerRequestError" }),
+			new Error("Connection is closed."),
+			Object.assign(new Error("LOADING Redis is loading the dataset in memory"), { name: "ReplyError" }),
+			Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" }),
+			{ name: "SequelizeDatabaseError", message: "Deadlock found", parent: { code: "ER_LOCK_DEADLOCK" } },
+			{ name: "SequelizeTimeoutError", message: "SQLITE_BUSY: database is locked", parent: { code: "SQLITE_BUSY" } },
+			{ name: "SequelizeConnectionRefusedError", message: "connect ECONNREFUSED" }
+		];
+		for (const failure of failures) expect([failure.message, toHttpError(failure).body.error.code]).toEqual([failure.message, "SERVICE_UNAVAILABLE"]);
+	});
+
 	test("anything else is a bare 500 that leaks nothing", () => {
 		const { status, body } = toHttpError(new Error("SQLITE_ERROR: no such table users at /app/x.js:1"));
 		expect(status).toBe(500);

@@ -68,7 +68,10 @@ export class MessageWriter {
 	append(message: NewMessage, deadline = Infinity): Promise<AppendResult> {
 		const key = dedupKey(message.senderId, message.clientMsgId);
 		const running = this.inFlight.get(key);
-		if (running) return running.then(({ message: original }) => ({ message: original, duplicate: true }));
+		if (running) {
+			// A resend waits for the original; if that one fails (its caller's deadline, say), the resend goes on its own.
+			return running.then(({ message: original }) => ({ message: original, duplicate: true }), () => this.append(message, deadline));
+		}
 		const result = new Promise<AppendResult>((resolve, reject) => {
 			this.queue.push({ message, deadline, resolve, reject });
 		});

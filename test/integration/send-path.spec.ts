@@ -174,3 +174,48 @@ describe("overload: a tiny admission limit", () => {
 		}
 	});
 });
+
+describe("a send the client gave up on", () => {
+	let gochat: RunningGoChat;
+	let api: Api;
+
+	beforeAll(async () => {
+		gochat = await startGoChat({ SEND_TIMEOUT_MS: "300" });
+		api = new Api(gochat.baseUrl);
+	});
+	afterAll(() => gochat.stop());
+
+	test("is answered 503 at its deadline and never stored later; the resend is stored once", async () => {
+		const [gil, hal] = [await register(api, "gil"), await register(api, "hal")];
+		const id = await direct(gil, hal);
+		const socket = await connect(gochat.baseUrl, gil.accessToken);
+		try {
+			// Hold the next message INSERT until the client has had its answer.
+			const sequelize = (gochat.broker.getLocalService("repo.messages") as unknown as { db: { sequelize: { query(sql: string, ...rest: unknown[]): Promise<unknown> } } }).db.sequelize;
+			const query = sequelize.query.bind(sequelize);
+			let release!: () => void;
+			const gate = new Promise<void>(resolve => { release = resolve; });
+			let heldInsert: Promise<unknown> | null = null;
+			sequelize.query = (sql: string, ...rest: unknown[]) => {
+				if (!heldInsert && sql.startsWith("INSERT INTO messages")) {
+					heldInsert = gate.then(() => query(sql, ...rest));
+					return heldInsert;
+				}
+				return query(sql, ...rest);
+			};
+			const started = Date.now();
+			const ack = await sendOver(socket, id, "slow-1", "too late");
+			expect(ack).toMatchObject({ ok: false, error: { code: "SERVICE_UNAVAILABLE" } });
+			expect(Date.now() - started).toBeLessThan(2000);
+			release();
+			await heldInsert!.catch(() => undefined);
+			sequelize.query = query;
+
+			const resent = await sendOver(socket, id, "slow-1", "too late");
+			expect(resent).toMatchObject({ ok: true, message: { seq: 1, content: "too late" } });
+			expect((await historyOf(hal, id)).map(m => m.clientMsgId)).toEqual(["slow-1"]);
+		} finally {
+			socket.close();
+		}
+	});
+});

@@ -60,6 +60,22 @@ describe("MessageWriter", () => {
 		expect([await stored(), await lastSeq()]).toEqual([1, 1]);
 	});
 
+	test("a resend that joined an original which then failed is stored on its own", async () => {
+		const writer = new MessageWriter(db);
+		const sequelize = db.sequelize as unknown as { query(sql: string, ...rest: unknown[]): Promise<unknown> };
+		const query = sequelize.query.bind(sequelize);
+		sequelize.query = async (sql: string, ...rest: unknown[]) => {
+			if (sql.startsWith("INSERT INTO messages")) await new Promise(resolve => setTimeout(resolve, 60));
+			return query(sql, ...rest);
+		};
+		const original = message({ clientMsgId: "again" });
+		const late = writer.append(original, performance.now() + 20);
+		const resend = writer.append({ ...original, id: "97" });
+		await expect(late).rejects.toMatchObject({ type: "SERVICE_UNAVAILABLE" });
+		expect(await resend).toMatchObject({ duplicate: false, message: { id: "97", seq: 1 } });
+		expect(await stored()).toBe(1);
+	});
+
 	test("a message for a conversation that does not exist fails alone", async () => {
 		const writer = new MessageWriter(db);
 		const [bad, good] = await Promise.allSettled([writer.append(message({ conversationId: "group_1" })), writer.append(message())]);

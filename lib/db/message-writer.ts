@@ -1,6 +1,6 @@
 import { performance } from "perf_hooks";
 import { QueryTypes, Transaction } from "sequelize";
-import { GoChatError } from "../errors";
+import { GoChatError, toHttpError } from "../errors";
 import type { Message, MessageType } from "../types";
 import { isUniqueViolation, type Database } from "./database";
 import { toMessage } from "./models";
@@ -113,6 +113,8 @@ export class MessageWriter {
 				return;
 			}
 			if (fresh.length === 1) return this.settleAlone(fresh[0], err);
+			// The database itself failed (down, locked): every message would fail alike, so fail them now.
+			if (toHttpError(err).status === 503) return fresh.forEach(p => p.reject(err));
 			// One bad message must not fail the others: each goes in a transaction of its own.
 			for (const pending of fresh) await this.writeBatch([pending]);
 		}

@@ -76,6 +76,25 @@ describe("MessageWriter", () => {
 		expect(await stored()).toBe(1);
 	});
 
+	test("when the database itself fails, the whole batch fails at once with a 503 error, not message by message", async () => {
+		const writer = new MessageWriter(db);
+		const sequelize = db.sequelize as unknown as { query(sql: string, ...rest: unknown[]): Promise<unknown> };
+		const query = sequelize.query.bind(sequelize);
+		let inserts = 0;
+		sequelize.query = async (sql: string, ...rest: unknown[]) => {
+			if (sql.startsWith("INSERT INTO messages")) {
+				inserts++;
+				throw Object.assign(new Error("connect ECONNREFUSED"), { name: "SequelizeConnectionRefusedError" });
+			}
+			return query(sql, ...rest);
+		};
+		// The first append starts a batch at once; the other three queue behind it and share the next one.
+		const results = await Promise.allSettled([writer.append(message()), writer.append(message()), writer.append(message()), writer.append(message())]);
+		expect(results.every(r => r.status === "rejected" && (r.reason as Error).name === "SequelizeConnectionRefusedError")).toBe(true);
+		expect(inserts).toBe(2);
+		expect(await stored()).toBe(0);
+	});
+
 	test("a message for a conversation that does not exist fails alone", async () => {
 		const writer = new MessageWriter(db);
 		const [bad, good] = await Promise.allSettled([writer.append(message({ conversationId: "group_1" })), writer.append(message())]);

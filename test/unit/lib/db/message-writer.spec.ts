@@ -12,6 +12,15 @@ describe("MessageWriter", () => {
 	});
 	const lastSeq = async () => Number((await db.models.Conversation.findByPk("world", { raw: true }) as unknown as { last_seq: number }).last_seq);
 	const stored = () => db.models.Message.count();
+	/** Runs `hook` before every message INSERT the writer sends (to slow it down or make it fail). */
+	const beforeInsert = (hook: () => Promise<unknown>) => {
+		const sequelize = db.sequelize as unknown as { query(sql: string, ...rest: unknown[]): Promise<unknown> };
+		const query = sequelize.query.bind(sequelize);
+		sequelize.query = async (sql: string, ...rest: unknown[]) => {
+			if (sql.startsWith("INSERT INTO messages")) await hook();
+			return query(sql, ...rest);
+		};
+	};
 
 	beforeEach(async () => {
 		db = acquireDatabase("sqlite::memory:");
@@ -46,12 +55,7 @@ describe("MessageWriter", () => {
 
 	test("a deadline that passes while the batch is written rolls it back: never committed later", async () => {
 		const writer = new MessageWriter(db);
-		const sequelize = db.sequelize as unknown as { query(sql: string, ...rest: unknown[]): Promise<unknown> };
-		const query = sequelize.query.bind(sequelize);
-		sequelize.query = async (sql: string, ...rest: unknown[]) => {
-			if (sql.startsWith("INSERT INTO messages")) await new Promise(resolve => setTimeout(resolve, 60));
-			return query(sql, ...rest);
-		};
+		beforeInsert(() => new Promise(resolve => setTimeout(resolve, 60)));
 		const late = writer.append(message(), performance.now() + 20);
 		const patient = writer.append(message());
 		await expect(late).rejects.toMatchObject({ type: "SERVICE_UNAVAILABLE" });
@@ -62,12 +66,7 @@ describe("MessageWriter", () => {
 
 	test("a resend that joined an original which then failed is stored on its own", async () => {
 		const writer = new MessageWriter(db);
-		const sequelize = db.sequelize as unknown as { query(sql: string, ...rest: unknown[]): Promise<unknown> };
-		const query = sequelize.query.bind(sequelize);
-		sequelize.query = async (sql: string, ...rest: unknown[]) => {
-			if (sql.startsWith("INSERT INTO messages")) await new Promise(resolve => setTimeout(resolve, 60));
-			return query(sql, ...rest);
-		};
+		beforeInsert(() => new Promise(resolve => setTimeout(resolve, 60)));
 		const original = message({ clientMsgId: "again" });
 		const late = writer.append(original, performance.now() + 20);
 		const resend = writer.append({ ...original, id: "97" });
@@ -78,16 +77,11 @@ describe("MessageWriter", () => {
 
 	test("when the database itself fails, the whole batch fails at once with a 503 error, not message by message", async () => {
 		const writer = new MessageWriter(db);
-		const sequelize = db.sequelize as unknown as { query(sql: string, ...rest: unknown[]): Promise<unknown> };
-		const query = sequelize.query.bind(sequelize);
 		let inserts = 0;
-		sequelize.query = async (sql: string, ...rest: unknown[]) => {
-			if (sql.startsWith("INSERT INTO messages")) {
-				inserts++;
-				throw Object.assign(new Error("connect ECONNREFUSED"), { name: "SequelizeConnectionRefusedError" });
-			}
-			return query(sql, ...rest);
-		};
+		beforeInsert(async () => {
+			inserts++;
+			throw Object.assign(new Error("connect ECONNREFUSED"), { name: "SequelizeConnectionRefusedError" });
+		});
 		// The first append starts a batch at once; the other three queue behind it and share the next one.
 		const results = await Promise.allSettled([writer.append(message()), writer.append(message()), writer.append(message()), writer.append(message())]);
 		expect(results.every(r => r.status === "rejected" && (r.reason as Error).name === "SequelizeConnectionRefusedError")).toBe(true);

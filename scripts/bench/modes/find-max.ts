@@ -8,6 +8,8 @@ import { sleep } from "../util";
 
 /** A step's sends not answered within this long count as failed; a passing step answers in milliseconds. */
 const STEP_ACK_TIMEOUT_MS = 10000;
+/** The unmeasured run before the first step, at the first step's rate. */
+const COLD_START_SECONDS = 5;
 /** After a step's last ack, how long deliveries may pause before the missing ones count as lost. */
 const STEP_DRAIN_QUIET_MS = 3000;
 
@@ -40,6 +42,11 @@ export async function findMax(driver: LoadDriver, options: Options, name: string
 	const plan = { start: options.start, factor: options.factor, maxRate: options.maxRate, maxSteps: options.maxSteps, refine: options.refine };
 	const pick = randomPick(driver.population, options.groupShare);
 	log(`${name}: steps of ${options.stepWarmup} s warm-up + ${options.stepDuration} s measured; pass = ${criterion(options)}`);
+	// Cold caches, a cold database and a cold JIT are not the capacity: one unmeasured run first.
+	const coldStart = new Phase(options.start, STEP_ACK_TIMEOUT_MS);
+	await driver.drive(coldStart, COLD_START_SECONDS, pick);
+	driver.discard(coldStart);
+	await driver.quiet(1000, 60000);
 	const history: StepOutcome[] = [];
 	const reasons = new Map<number, string>();
 	for (let rate = nextRate(plan, history); rate !== null; rate = nextRate(plan, history)) {

@@ -33,7 +33,13 @@ describe("loadConfig", () => {
 		expect(loadConfig({ ...base, HOT_CACHE_MAX_MB: "512" }).hotCacheMaxMb).toBe(512);
 	});
 
+	test("sends: 128 at once, 256 waiting, 5 s to be stored, unless configured", () => {
+		expect(loadConfig(base)).toMatchObject({ sendConcurrency: 128, sendQueue: 256, sendTimeoutMs: 5000 });
+		expect(loadConfig({ ...base, SEND_CONCURRENCY: "1", SEND_QUEUE: "0", SEND_TIMEOUT_MS: "250" })).toMatchObject({ sendConcurrency: 1, sendQueue: 0, sendTimeoutMs: 250 });
+	});
+
 	test.each([
+		["SEND_CONCURRENCY", "0"], ["SEND_QUEUE", "-1"], ["SEND_TIMEOUT_MS", "50"], ["SEND_TIMEOUT_MS", "5s"],
 		["REDIS_URL", "http://x"], ["TRANSPORTER", "kafka://x"], ["QUEUE_URL", "amqp://x"], ["QUEUE_URL", "not a url"],
 		["GROUP_INLINE_FANOUT", "1"], ["PRESENCE_TTL", "0"], ["HOT_CACHE_SIZE", "-1"], ["HOT_CACHE_MAX_MB", "0"], ["HOT_CACHE_MAX_MB", "64MB"],
 		["PORT", "http"], ["PORT", "70000"], ["WORKER_ID", "1024"], ["JWT_SECRET", "short"], ["DATABASE_URL", "postgres://x/y"],

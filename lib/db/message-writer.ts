@@ -37,7 +37,7 @@ const MESSAGE_COLUMNS = ["id", "conversation_id", "sender_id", "type", "content"
 
 const dedupKey = (senderId: string, clientMsgId: string) => `${senderId}\u0000${clientMsgId}`;
 
-export function deadlineExceeded(): GoChatError {
+function deadlineExceeded(): GoChatError {
 	return new GoChatError("SERVICE_UNAVAILABLE", "The message could not be stored in time; it was not stored, send it again");
 }
 

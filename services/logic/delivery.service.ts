@@ -18,7 +18,8 @@ export interface FanoutJob {
 	exceptSocketId?: string;
 }
 
-const pushProps = {
+/** Params of one push (delivery.toUsers); the gateway's api.push carries several. */
+const pushParamsRule = {
 	userIds: { type: "array", items: "string" },
 	event: "string",
 	payload: "any",
@@ -26,9 +27,7 @@ const pushProps = {
 	everyone: { type: "boolean", optional: true }
 };
 
-/** Params of one push (delivery.toUsers), and of the gateway's api.push, which carries several. */
-export const pushParamsRule = pushProps;
-export const pushListRule = { pushes: { type: "array", items: { type: "object", props: pushProps } } };
+export const pushListRule = { pushes: { type: "array", items: { type: "object", props: pushParamsRule } } };
 
 /** The durable channels of large fan-out (seed 004): one job per message, one per batch of members. */
 export const FANOUT_MESSAGE_CHANNEL = "gochat.fanout.message";

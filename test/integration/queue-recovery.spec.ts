@@ -1,10 +1,10 @@
-import type { LoggerInstance, ServiceBroker } from "moleculer";
+import type { LoggerInstance } from "moleculer";
 import type { Socket } from "socket.io-client";
+import { nextDeadLetter } from "../helpers/fanout";
 import { startGoChat, RunningGoChat } from "../helpers/gochat";
 import { Account, Api, register } from "../helpers/http";
 import { PrivateRedis, redisServerAvailable, startPrivateRedis } from "../helpers/redis-server";
 import { closeAll, connect, nextEvent } from "../helpers/sockets";
-import type { DeadLetter } from "../../middlewares/channel-retry.middleware";
 import { FANOUT_BATCH_CHANNEL, FANOUT_DEAD_LETTER_CHANNEL, FANOUT_MESSAGE_CHANNEL } from "../../services/logic/delivery.service";
 
 type NewMessage = { message: { id: string; content: string } };
@@ -46,21 +46,6 @@ function captureQueueLog(gochat: RunningGoChat) {
 			});
 		}
 	};
-}
-
-/** Resolves with the next dead letter task.fanout reports on this broker. */
-function nextDeadLetter(broker: ServiceBroker): Promise<DeadLetter> {
-	return new Promise(resolve => {
-		const probe = broker.createService({
-			name: `probe-${Date.now()}`,
-			events: {
-				"fanout.deadLettered"(ctx: { params: unknown }) {
-					resolve(ctx.params as DeadLetter);
-					void broker.destroyService(probe);
-				}
-			}
-		});
-	});
 }
 
 withRedisServer("the Redis Streams fan-out queue when Redis loses its data", () => {

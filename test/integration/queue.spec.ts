@@ -1,25 +1,9 @@
 import Redis from "ioredis";
-import { ServiceBroker } from "moleculer";
+import { nextDeadLetter } from "../helpers/fanout";
 import { startGoChat, RunningGoChat, waitForServiceOn } from "../helpers/gochat";
 import { Api, register } from "../helpers/http";
 import { closeAll, connect, nextEvent } from "../helpers/sockets";
-import type { DeadLetter } from "../../middlewares/channel-retry.middleware";
 import { FANOUT_BATCH_CHANNEL } from "../../services/logic/delivery.service";
-
-/** Resolves with the next dead letter task.fanout reports on this broker. */
-function nextDeadLetter(broker: ServiceBroker): Promise<DeadLetter> {
-	return new Promise(resolve => {
-		const probe = broker.createService({
-			name: `probe-${Date.now()}`,
-			events: {
-				"fanout.deadLettered"(ctx: { params: unknown }) {
-					resolve(ctx.params as DeadLetter);
-					void broker.destroyService(probe);
-				}
-			}
-		});
-	});
-}
 
 describe("the fan-out queue", () => {
 	test("a failing batch is retried with exponential backoff, then moved to the dead-letter channel", async () => {

@@ -2,11 +2,23 @@ import crypto from "crypto";
 import fs from "fs";
 import os from "os";
 import path from "path";
+import { parseRate, Rate } from "./rate-limit";
 import { MAX_WORKER_ID } from "./snowflake";
 
 /** Every setting GoChat reads, typed. Defaults run everything embedded in one process. */
 export interface Config {
 	port: number;
+	/** Address the gateway listens on; 0.0.0.0 (every interface) suits containers. */
+	host: string;
+	/** Proxies in front of the gateway whose X-Forwarded-For is trusted (0: use the peer address). */
+	trustProxyHops: number;
+	/** Milliseconds a client may take to send a request's headers, and the whole request. */
+	httpHeadersTimeoutMs: number;
+	httpRequestTimeoutMs: number;
+	/** Deepest nesting of objects and arrays a request body or socket payload may have. */
+	jsonMaxDepth: number;
+	socketsPerUser: number;
+	socketsPerAddress: number;
 	nodeId: string;
 	/** Moleculer namespace: nodes only see nodes of the same namespace; channels are prefixed with it. */
 	namespace: string;
@@ -20,8 +32,22 @@ export interface Config {
 	accessTokenTtlSeconds: number;
 	refreshTokenTtlSeconds: number;
 	bcryptRounds: number;
+	/** Threads that hash passwords, off the event loop, and hashes that may wait for one. */
+	hashWorkers: number;
+	hashQueue: number;
+	/** Failed logins per (address, username) before each further try must wait, growing to the lockout. */
 	loginMaxFailures: number;
+	/** The longest such wait, and how long failures are remembered. */
 	loginLockoutSeconds: number;
+	/** Failed logins per address, whatever the usernames, before that address must wait. */
+	loginAddressMaxFailures: number;
+	/** Failed logins per username from all addresses: the ceiling against spread-out guessing. */
+	loginUsernameMaxFailures: number;
+	/** Login attempts per address; sign-ups (register and guest) per address. */
+	loginRate: Rate | null;
+	signupRate: Rate | null;
+	/** Guests who never sent a message nor refreshed their session for this long are deleted. */
+	guestIdleHours: number;
 	workerId: number;
 	messageMaxBytes: number;
 	groupMaxMembers: number;
@@ -33,6 +59,18 @@ export interface Config {
 	sendQueue: number;
 	/** Milliseconds a send may take before its caller gets 503; it is then never stored. */
 	sendTimeoutMs: number;
+	/** Sends one user may have waiting for a slot; the slots go round the users in turn. */
+	sendQueuePerUser: number;
+	/** Send rates per socket and per user (per gateway node). */
+	sendRateSocket: Rate | null;
+	sendRateUser: Rate | null;
+	/** Other socket events (typing, read, sync, unknown) per socket. */
+	socketEventRate: Rate | null;
+	/** Most conversations, and bytes of messages, in one sync reply; bytes also bound a history page. */
+	syncMaxConversations: number;
+	pageMaxBytes: number;
+	/** Syncs one user may run at once. */
+	syncPerUser: number;
 	/** Redis for presence, sequences, de-duplication, hot cache and login limits; memory without it. */
 	redisUrl: string | null;
 	redisPrefix: string;
@@ -71,6 +109,15 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
 		throw new ConfigError(name, `must be an integer from ${min} to ${max}, got "${raw}"`);
 	}
 	return value;
+}
+
+function rate(env: Env, name: string, fallback: string): Rate | null {
+	const raw = env[name]?.trim() || fallback;
+	try {
+		return parseRate(raw);
+	} catch (err) {
+		throw new ConfigError(name, (err as Error).message);
+	}
 }
 
 function boolean(env: Env, name: string, fallback: boolean): boolean {
@@ -156,6 +203,13 @@ export function loadConfig(env: Env = process.env): Config {
 	const redisUrl = serverUrl(env, "REDIS_URL", ["redis", "rediss"]);
 	return Object.freeze({
 		port: integer(env, "PORT", 3000, 0, 65535),
+		host: env.HOST?.trim() || "0.0.0.0",
+		trustProxyHops: integer(env, "TRUST_PROXY_HOPS", 0, 0, 10),
+		httpHeadersTimeoutMs: integer(env, "HTTP_HEADERS_TIMEOUT_MS", 10_000, 1000, 600_000),
+		httpRequestTimeoutMs: integer(env, "HTTP_REQUEST_TIMEOUT_MS", 15_000, 1000, 600_000),
+		jsonMaxDepth: integer(env, "JSON_MAX_DEPTH", 10, 2, 100),
+		socketsPerUser: integer(env, "SOCKETS_PER_USER", 20, 1, 100_000),
+		socketsPerAddress: integer(env, "SOCKETS_PER_ADDRESS", 500, 1, 1_000_000),
 		nodeId: env.NODE_ID?.trim() || `${os.hostname()}-${process.pid}`,
 		namespace: env.NAMESPACE?.trim() || "gochat",
 		services: services(env),
@@ -166,8 +220,15 @@ export function loadConfig(env: Env = process.env): Config {
 		accessTokenTtlSeconds: integer(env, "ACCESS_TOKEN_TTL", 900, 10, 86400),
 		refreshTokenTtlSeconds: integer(env, "REFRESH_TOKEN_TTL", 30 * 86400, 60, 365 * 86400),
 		bcryptRounds: integer(env, "BCRYPT_ROUNDS", 10, 4, 15),
+		hashWorkers: integer(env, "HASH_WORKERS", Math.max(1, Math.min(4, os.cpus().length - 1)), 1, 64),
+		hashQueue: integer(env, "HASH_QUEUE", 32, 0, 100_000),
 		loginMaxFailures: integer(env, "LOGIN_MAX_FAILURES", 5, 1, 1000),
 		loginLockoutSeconds: integer(env, "LOGIN_LOCKOUT_SECONDS", 900, 1, 86400),
+		loginAddressMaxFailures: integer(env, "LOGIN_ADDRESS_MAX_FAILURES", 20, 1, 100_000),
+		loginUsernameMaxFailures: integer(env, "LOGIN_USERNAME_MAX_FAILURES", 100, 1, 1_000_000),
+		loginRate: rate(env, "LOGIN_RATE", "60/1m"),
+		signupRate: rate(env, "SIGNUP_RATE", "60/10m"),
+		guestIdleHours: integer(env, "GUEST_IDLE_HOURS", 24, 1, 24 * 365),
 		workerId: integer(env, "WORKER_ID", 0, 0, MAX_WORKER_ID),
 		messageMaxBytes: integer(env, "MESSAGE_MAX_BYTES", 16384, 1, 1024 * 1024),
 		groupMaxMembers: integer(env, "GROUP_MAX_MEMBERS", 10000, 2, 1000000),
@@ -175,6 +236,13 @@ export function loadConfig(env: Env = process.env): Config {
 		sendConcurrency: integer(env, "SEND_CONCURRENCY", 128, 1, 100000),
 		sendQueue: integer(env, "SEND_QUEUE", 256, 0, 1000000),
 		sendTimeoutMs: integer(env, "SEND_TIMEOUT_MS", 5000, 100, 60000),
+		sendQueuePerUser: integer(env, "SEND_QUEUE_PER_USER", 32, 0, 1_000_000),
+		sendRateSocket: rate(env, "SEND_RATE_SOCKET", "20/1s"),
+		sendRateUser: rate(env, "SEND_RATE_USER", "40/1s"),
+		socketEventRate: rate(env, "SOCKET_EVENT_RATE", "60/1s"),
+		syncMaxConversations: integer(env, "SYNC_MAX_CONVERSATIONS", 50, 1, 10_000),
+		pageMaxBytes: integer(env, "PAGE_MAX_BYTES", 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
+		syncPerUser: integer(env, "SYNC_PER_USER", 2, 1, 100),
 		redisUrl,
 		redisPrefix: env.REDIS_PREFIX?.trim() || "gochat:",
 		transporter: serverUrl(env, "TRANSPORTER", ["nats", "redis", "rediss"]),

@@ -86,6 +86,8 @@ export interface Session {
 export interface AuthMeta {
 	userId?: string;
 	sessionId?: string;
+	/** The client's address as the gateway sees it (see lib/client-address.ts): what per-address limits count. */
+	clientAddress?: string;
 }
 
 export interface AuthResult {

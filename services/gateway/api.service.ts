@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "http";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { call } from "../../lib/actions";
+import { clientAddress } from "../../lib/client-address";
 import { getConfig } from "../../lib/config";
 import { fail, toHttpError } from "../../lib/errors";
 import type { AuthMeta } from "../../lib/types";
@@ -68,6 +69,10 @@ function jsonRoute(name: string, aliases: Record<string, string>, authorization:
 		aliases,
 		bodyParsers: { json: { limit: bodyLimit(), strict: true }, urlencoded: false },
 		use: [requestHygiene],
+		/** Limits count per client address: auth's throttles and sign-up limits read it from meta. */
+		onBeforeCall(ctx: Context<unknown, AuthMeta>, _route: unknown, req: IncomingMessage) {
+			ctx.meta.clientAddress = clientAddress(req, getConfig().trustProxyHops);
+		},
 		onAfterCall(ctx: Context<unknown, { $statusCode?: number; $location?: string }>, _route: unknown, req: Request, _res: ServerResponse, data: unknown) {
 			const location = req.$action && CREATED[req.$action.name]?.(data);
 			if (location) {

@@ -5,6 +5,8 @@ import { GoChatError } from "./errors";
 /** The rules of accounts and tokens, free of I/O so they can be tested alone. */
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_]{3,32}$/;
+/** Any characters but control characters (NUL, escape, DEL...): they are typos or attacks, never a password. */
+export const PASSWORD_PATTERN = /^[^\p{Cc}]*$/u;
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 128;
 export const DISPLAY_NAME_MAX = 64;
@@ -70,10 +72,15 @@ export function newRefreshToken(sessionId: string): { token: string; hash: strin
 	return { token: `${sessionId}.${secret}`, hash: hashSecret(secret) };
 }
 
+/** What a client may send as a refresh token: printable ASCII; anything else is a malformed request. */
+export const REFRESH_TOKEN_CHARS = /^[\x21-\x7e]{1,200}$/;
+/** The exact shape newRefreshToken makes: a v4 UUID, a dot, 32 bytes in base64url. */
+const REFRESH_TOKEN_SHAPE = /^([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
+
+/** Null unless the token has the shape this server makes, so a malformed one never reaches the database. */
 export function parseRefreshToken(token: string): { sessionId: string; hash: string } | null {
-	const dot = token.indexOf(".");
-	if (dot <= 0 || dot === token.length - 1) return null;
-	return { sessionId: token.slice(0, dot), hash: hashSecret(token.slice(dot + 1)) };
+	const match = REFRESH_TOKEN_SHAPE.exec(token);
+	return match ? { sessionId: match[1], hash: hashSecret(match[2]) } : null;
 }
 
 function hashSecret(secret: string): string {

@@ -1,4 +1,6 @@
 import crypto from "crypto";
+import { attemptsTtl, BackoffCounter, decideAttempt, decodeAttempts, encodeAttempts } from "../backoff";
+import { decide, Rate } from "../rate-limit";
 import type { StateStore } from "./state-store";
 
 type Value = string | Map<string, number> | Set<string>;
@@ -380,6 +382,36 @@ export class MemoryStateStore implements StateStore {
 		const previous = await this.get(key);
 		await this.set(key, value, ttlSeconds);
 		return { previous, serverId: this.serverId };
+	}
+
+	/** No await between reading and writing: atomic, as the Redis script is. */
+	async rateLimit(key: string, rate: Rate, cost = 1) {
+		const now = this.now();
+		const decision = decide(rate, Number(this.string(key) ?? 0), now, cost);
+		if (decision.allowed) this.put(key, String(decision.nextTat), decision.nextTat);
+		return { allowed: decision.allowed, retryAfterMs: decision.retryAfterMs };
+	}
+
+	async countAttempt(counters: BackoffCounter[]) {
+		const now = this.now();
+		const states = counters.map(counter => decodeAttempts(this.string(counter.key)));
+		const decision = decideAttempt(counters, states, now);
+		if (decision.allowed) {
+			counters.forEach((counter, i) => {
+				const count = (states[i]?.count ?? 0) + 1;
+				this.put(counter.key, encodeAttempts({ count, lastAt: now }), now + attemptsTtl(counter, count));
+			});
+		}
+		return decision;
+	}
+
+	async uncountAttempt(...keys: string[]) {
+		for (const key of keys) {
+			const state = decodeAttempts(this.string(key));
+			if (!state) continue;
+			if (state.count <= 1) this.remove(key);
+			else this.put(key, encodeAttempts({ ...state, count: state.count - 1 }), this.entries.get(key)!.expiresAt);
+		}
 	}
 
 	async close() {

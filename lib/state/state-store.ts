@@ -1,7 +1,12 @@
+import type { AttemptDecision, BackoffCounter } from "../backoff";
+import type { Rate } from "../rate-limit";
+
 /**
  * What GoChat keeps outside the database: presence, sequences, clientMsgId de-duplication, the
- * hot message cache and login limits. The interface is shaped on Redis commands so the
- * in-memory store (embedded default) and the Redis store behave alike.
+ * hot message cache, rate limits and login throttles. The interface is shaped on Redis commands
+ * so the in-memory store (embedded default) and the Redis store behave alike; the few
+ * read-decide-write steps that must be atomic (rate limits, login attempts) are one call each,
+ * a Lua script on Redis.
  */
 export interface StateStore {
 	get(key: string): Promise<string | null>;
@@ -38,6 +43,20 @@ export interface StateStore {
 	 * told apart from the same value before it. The in-memory store's ID is new with each process.
 	 */
 	replaceAndIdentify(key: string, value: string, ttlSeconds: number): Promise<{ previous: string | null; serverId: string }>;
+
+	/**
+	 * Spends `cost` from a GCRA bucket (lib/rate-limit.ts `decide`), atomically; the key expires
+	 * when the bucket is full again. Clocks: Redis's own time, so every node of a cluster agrees.
+	 */
+	rateLimit(key: string, rate: Rate, cost?: number): Promise<{ allowed: boolean; retryAfterMs: number }>;
+
+	/**
+	 * Counts one attempt on every counter at once (lib/backoff.ts), or on none when one of them
+	 * still makes the attempt wait. A counted key expires `memoryMs` after the wait it now imposes.
+	 */
+	countAttempt(counters: BackoffCounter[]): Promise<AttemptDecision>;
+	/** Takes one counted attempt back from each key that still holds some. */
+	uncountAttempt(...keys: string[]): Promise<void>;
 
 	close(): Promise<void>;
 }

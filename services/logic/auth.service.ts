@@ -1,14 +1,15 @@
-import bcrypt from "bcryptjs";
 import crypto from "crypto";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { call } from "../../lib/actions";
 import {
-	AccessClaims, guestUsername, newRefreshToken, parseRefreshToken, PASSWORD_MAX, PASSWORD_MIN,
-	signAccessToken, usernameKey, USERNAME_PATTERN, verifyAccessToken
+	AccessClaims, guestUsername, newRefreshToken, parseRefreshToken, PASSWORD_MAX, PASSWORD_MIN, PASSWORD_PATTERN,
+	REFRESH_TOKEN_CHARS, signAccessToken, usernameKey, USERNAME_PATTERN, verifyAccessToken
 } from "../../lib/auth-rules";
 import { getConfig } from "../../lib/config";
 import { fail } from "../../lib/errors";
-import { LoginLimiter } from "../../lib/state/login-limiter";
+import { PasswordHasher } from "../../lib/password-hasher";
+import { Rate, retryAfterSeconds } from "../../lib/rate-limit";
+import { LoginScope, LoginThrottle } from "../../lib/state/login-throttle";
 import type { AuthMeta, AuthResult, User } from "../../lib/types";
 import { displayNameRule } from "../../lib/validation";
 import { createSnowflakeMixin, SnowflakeThis } from "../../mixins/snowflake.mixin";
@@ -17,8 +18,14 @@ import { createStateMixin, StateThis } from "../../mixins/state.mixin";
 interface AuthMethods {
 	startSession(ctx: Context, user: User): Promise<AuthResult>;
 	accessToken(claims: AccessClaims): string;
+	limitRate(ctx: Context<unknown, AuthMeta>, what: "login" | "signup", rate: Rate | null): Promise<void>;
+	checkPassword(ctx: Context<LoginParams>, key: string): Promise<User | null>;
 }
-type AuthThis = Service & SnowflakeThis & StateThis & AuthMethods & { limiter: LoginLimiter; dummyHash: string };
+type AuthThis = Service & SnowflakeThis & StateThis & AuthMethods & {
+	throttle: LoginThrottle;
+	hasher: PasswordHasher;
+	dummyHash: string;
+};
 
 interface RegisterParams { username: string; password: string; displayName?: string }
 interface LoginParams { username: string; password: string }
@@ -28,11 +35,26 @@ const username = {
 	pattern: USERNAME_PATTERN,
 	messages: { stringPattern: "The username must be 3-32 letters, digits or underscores" }
 };
+const passwordLength = `The password must be ${PASSWORD_MIN}-${PASSWORD_MAX} characters`;
 const password = {
 	type: "string",
 	min: PASSWORD_MIN,
 	max: PASSWORD_MAX,
-	messages: { stringMin: `The password must be ${PASSWORD_MIN}-${PASSWORD_MAX} characters`, stringMax: `The password must be ${PASSWORD_MIN}-${PASSWORD_MAX} characters` }
+	pattern: PASSWORD_PATTERN,
+	messages: { stringMin: passwordLength, stringMax: passwordLength, stringPattern: "The password must not contain control characters" }
+};
+
+/** Refusals by the login throttle, by the counter that refused. */
+const THROTTLED: Record<LoginScope, string> = {
+	pair: "Too many failed logins for this username from your address",
+	address: "Too many failed logins from your address",
+	username: "Too many failed logins for this username"
+};
+
+/** The per-address rate's key prefix and the words of its refusal. */
+const RATES = {
+	login: { key: "rate:login:", refusal: "Too many login attempts from your address" },
+	signup: { key: "rate:signup:", refusal: "Too many sign-ups from your address" }
 };
 
 /**
@@ -46,13 +68,14 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 	actions: {
 		register: {
 			params: { username, password, displayName: { ...displayNameRule, optional: true } },
-			async handler(this: AuthThis, ctx: Context<RegisterParams>): Promise<AuthResult> {
+			async handler(this: AuthThis, ctx: Context<RegisterParams, AuthMeta>): Promise<AuthResult> {
+				await this.limitRate(ctx, "signup", getConfig().signupRate);
 				const { username: name, password: secret, displayName } = ctx.params;
 				const user = await call(ctx, "repo.users.create", {
 					id: this.nextId(),
 					username: name,
 					usernameKey: usernameKey(name),
-					passwordHash: await bcrypt.hash(secret, getConfig().bcryptRounds),
+					passwordHash: await this.hasher.hash(secret),
 					displayName: displayName || name,
 					isGuest: false
 				});
@@ -60,28 +83,29 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			}
 		},
 
+		/**
+		 * The attempt is counted as a failure before the password is checked (and taken back when
+		 * it was right), so concurrent guesses cannot get past the throttle (see LoginThrottle).
+		 */
 		login: {
-			params: { username: { type: "string", min: 1, max: 64 }, password: { type: "string", min: 1, max: PASSWORD_MAX } },
-			async handler(this: AuthThis, ctx: Context<LoginParams>): Promise<AuthResult> {
+			// A name that could not be registered is refused before any lookup: "alice   " is not "alice".
+			params: { username, password: { ...password, min: 1 } },
+			async handler(this: AuthThis, ctx: Context<LoginParams, AuthMeta>): Promise<AuthResult> {
+				await this.limitRate(ctx, "login", getConfig().loginRate);
 				const key = usernameKey(ctx.params.username);
-				const wait = await this.limiter.retryAfter(key);
-				if (wait > 0) fail("TOO_MANY_ATTEMPTS", `Too many failed logins for this username; retry in ${wait} s`, { retryAfter: wait });
-
-				const found = await call(ctx, "repo.users.findCredentials", { usernameKey: key });
-				// Compare against a dummy hash when the user is unknown, so timing does not reveal which names exist.
-				const matches = await bcrypt.compare(ctx.params.password, found?.passwordHash ?? this.dummyHash);
-				if (!found || !found.passwordHash || !matches) {
-					await this.limiter.recordFailure(key);
-					fail("INVALID_CREDENTIALS", "Wrong username or password");
+				const verdict = await this.throttle.attempt(ctx.meta.clientAddress ?? "unknown", key, () => this.checkPassword(ctx, key));
+				if (!verdict.allowed) {
+					fail("TOO_MANY_ATTEMPTS", `${THROTTLED[verdict.scope]}; retry in ${verdict.retryAfterSeconds} s`, { retryAfter: verdict.retryAfterSeconds });
 				}
-				await this.limiter.reset(key);
-				return this.startSession(ctx, found.user);
+				if (!verdict.result) fail("INVALID_CREDENTIALS", "Wrong username or password");
+				return this.startSession(ctx, verdict.result);
 			}
 		},
 
 		guest: {
 			params: { displayName: { ...displayNameRule, optional: true } },
-			async handler(this: AuthThis, ctx: Context<{ displayName?: string }>): Promise<AuthResult> {
+			async handler(this: AuthThis, ctx: Context<{ displayName?: string }, AuthMeta>): Promise<AuthResult> {
+				await this.limitRate(ctx, "signup", getConfig().signupRate);
 				const name = guestUsername();
 				const user = await call(ctx, "repo.users.create", {
 					id: this.nextId(),
@@ -97,7 +121,9 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 
 		/** Rotation: each refresh token works once; presenting a used one ends its session. */
 		refresh: {
-			params: { refreshToken: { type: "string", min: 1, max: 200 } },
+			params: {
+				refreshToken: { type: "string", pattern: REFRESH_TOKEN_CHARS, messages: { stringPattern: "The refresh token must be 1-200 printable ASCII characters" } }
+			},
 			async handler(this: AuthThis, ctx: Context<{ refreshToken: string }>): Promise<AuthResult> {
 				const parsed = parseRefreshToken(ctx.params.refreshToken);
 				if (!parsed) fail("REFRESH_TOKEN_INVALID", "The refresh token is invalid");
@@ -156,6 +182,25 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 	},
 
 	methods: {
+		/** Per-address attempt rates, shared by every node through the state store. */
+		async limitRate(this: AuthThis, ctx: Context<unknown, AuthMeta>, what: "login" | "signup", rate: Rate | null) {
+			if (!rate) return;
+			const decision = await this.state.rateLimit(RATES[what].key + (ctx.meta.clientAddress ?? "unknown"), rate);
+			if (decision.allowed) return;
+			const retryAfter = retryAfterSeconds(decision.retryAfterMs);
+			fail("RATE_LIMITED", `${RATES[what].refusal}; retry in ${retryAfter} s`, { retryAfter });
+		},
+
+		/**
+		 * The user when the password is theirs. An unknown user costs a hash all the same (against
+		 * a dummy hash), so timing does not tell which names exist.
+		 */
+		async checkPassword(this: AuthThis, ctx: Context<LoginParams>, key: string): Promise<User | null> {
+			const found = await call(ctx, "repo.users.findCredentials", { usernameKey: key });
+			const matches = await this.hasher.compare(ctx.params.password, found?.passwordHash ?? this.dummyHash);
+			return found && found.passwordHash && matches ? found.user : null;
+		},
+
 		async startSession(this: AuthThis, ctx: Context, user: User): Promise<AuthResult> {
 			const sessionId = crypto.randomUUID();
 			const refresh = newRefreshToken(sessionId);
@@ -176,8 +221,21 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 
 	created(this: AuthThis) {
 		const config = getConfig();
-		this.limiter = new LoginLimiter(this.state, config.loginMaxFailures, config.loginLockoutSeconds);
-		this.dummyHash = bcrypt.hashSync(crypto.randomBytes(16).toString("hex"), config.bcryptRounds);
+		this.throttle = new LoginThrottle(this.state, {
+			pairFailures: config.loginMaxFailures,
+			addressFailures: config.loginAddressMaxFailures,
+			usernameFailures: config.loginUsernameMaxFailures,
+			lockoutSeconds: config.loginLockoutSeconds
+		});
+		this.hasher = new PasswordHasher({ workers: config.hashWorkers, queue: config.hashQueue, rounds: config.bcryptRounds });
+	},
+
+	async started(this: AuthThis) {
+		this.dummyHash = await this.hasher.hash(crypto.randomBytes(16).toString("hex"));
+	},
+
+	async stopped(this: AuthThis) {
+		await this.hasher.close();
 	}
 };
 

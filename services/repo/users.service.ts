@@ -1,10 +1,10 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { Op } from "sequelize";
+import { literal, Op } from "sequelize";
 import { WORLD_CONVERSATION_ID } from "../../lib/conversation-id";
 import { isUniqueViolation } from "../../lib/db/database";
-import { toUser } from "../../lib/db/models";
+import { toOwnProfile, toUser } from "../../lib/db/models";
 import { fail } from "../../lib/errors";
-import type { User } from "../../lib/types";
+import { GROUP_ADD_POLICIES, GroupAddPolicy, OwnProfile, User } from "../../lib/types";
 import { createDbMixin, DbThis } from "../../mixins/db.mixin";
 import { createEntityReadsMixin } from "../../mixins/entity-reads.mixin";
 
@@ -104,21 +104,70 @@ const UsersRepoService: ServiceSchema<ServiceSettingSchema, UsersRepoThis> = {
 			}
 		},
 
+		/** The user's profile with the settings only they see. */
+		getOwn: {
+			visibility: "public",
+			params: { id: "string" },
+			async handler(this: UsersRepoThis, ctx: Context<{ id: string }>): Promise<OwnProfile | null> {
+				const row = await this.db.models.User.findByPk(ctx.params.id);
+				return row ? toOwnProfile(row) : null;
+			}
+		},
+
 		update: {
 			visibility: "public",
 			params: {
 				id: "string",
 				displayName: { type: "string", optional: true },
-				avatarUrl: { type: "string", optional: true, nullable: true }
+				avatarUrl: { type: "string", optional: true, nullable: true },
+				groupAddPolicy: { type: "enum", values: GROUP_ADD_POLICIES, optional: true }
 			},
-			async handler(this: UsersRepoThis, ctx: Context<{ id: string; displayName?: string; avatarUrl?: string | null }>): Promise<User | null> {
-				const { id, displayName, avatarUrl } = ctx.params;
+			async handler(this: UsersRepoThis, ctx: Context<{ id: string; displayName?: string; avatarUrl?: string | null; groupAddPolicy?: GroupAddPolicy }>): Promise<OwnProfile | null> {
+				const { id, displayName, avatarUrl, groupAddPolicy } = ctx.params;
 				const changes: Record<string, unknown> = { updated_at: new Date() };
-				if (displayName !== undefined) changes.display_name = displayName;
+				// null only ever means "no avatar"; a name or policy cannot be null.
+				if (displayName !== undefined && displayName !== null) changes.display_name = displayName;
 				if (avatarUrl !== undefined) changes.avatar_url = avatarUrl;
+				if (groupAddPolicy !== undefined && groupAddPolicy !== null) changes.group_add_policy = groupAddPolicy;
 				await this.db.models.User.update(changes, { where: { id } });
 				const row = await this.db.models.User.findByPk(id);
-				return row ? toUser(row) : null;
+				return row ? toOwnProfile(row) : null;
+			}
+		},
+
+		/**
+		 * Deletes up to `limit` guests nobody will miss, oldest first: made before `before`, in no
+		 * conversation but the world, never sent a message, no session made or refreshed since.
+		 * Returns how many went; fewer than `limit` means none are left.
+		 */
+		pruneGuests: {
+			visibility: "public",
+			params: { before: "string", limit: { type: "number", integer: true, positive: true } },
+			async handler(this: UsersRepoThis, ctx: Context<{ before: string; limit: number }>): Promise<number> {
+				const { sequelize, models: { User, Member, Session } } = this.db;
+				const before = new Date(ctx.params.before);
+				const rows = await User.findAll({
+					attributes: ["id"],
+					where: {
+						is_guest: true,
+						created_at: { [Op.lt]: before },
+						[Op.and]: [
+							literal(`NOT EXISTS (SELECT 1 FROM conversation_members m WHERE m.user_id = users.id AND m.conversation_id <> ${sequelize.escape(WORLD_CONVERSATION_ID)})`),
+							literal("NOT EXISTS (SELECT 1 FROM messages g WHERE g.sender_id = users.id)"),
+							literal(`NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = users.id AND s.updated_at >= ${sequelize.escape(before)})`)
+						]
+					},
+					order: [["created_at", "ASC"]],
+					limit: ctx.params.limit
+				});
+				const ids = rows.map(row => String(row.get("id")));
+				if (ids.length === 0) return 0;
+				return this.db.transaction(async transaction => {
+					await Session.destroy({ where: { user_id: ids }, transaction });
+					await Member.destroy({ where: { user_id: ids, conversation_id: WORLD_CONVERSATION_ID }, transaction });
+					await sequelize.query("DELETE FROM group_blocks WHERE user_id IN (:ids)", { replacements: { ids }, transaction });
+					return User.destroy({ where: { id: ids }, transaction });
+				});
 			}
 		}
 	}

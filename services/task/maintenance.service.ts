@@ -1,16 +1,19 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { call } from "../../lib/actions";
+import { getConfig } from "../../lib/config";
 
 type MaintenanceThis = Service & { timer?: NodeJS.Timeout };
 
 /** Sessions stay this long after expiry or logout (for audits), then go. */
 const RETAIN_MS = 7 * 24 * 3600 * 1000;
 const EVERY_MS = 3600 * 1000;
+/** Guests deleted per transaction: short enough not to hold locks that others wait for. */
+const GUEST_BATCH = 500;
 
-/** Background housekeeping: deletes sessions that ended long ago, hourly and on demand. */
+/** Background housekeeping: deletes sessions that ended long ago and guests never used, hourly and on demand (REPL). */
 const MaintenanceService: ServiceSchema<ServiceSettingSchema, MaintenanceThis> = {
 	name: "task.maintenance",
-	dependencies: ["repo.sessions"],
+	dependencies: ["repo.sessions", "repo.users"],
 
 	actions: {
 		pruneSessions: {
@@ -20,11 +23,37 @@ const MaintenanceService: ServiceSchema<ServiceSettingSchema, MaintenanceThis> =
 				if (deleted > 0) this.logger.info(`Pruned ${deleted} ended session(s)`);
 				return { deleted };
 			}
+		},
+
+		/**
+		 * Guests idle for GUEST_IDLE_HOURS, and at least an access token's lifetime so none of
+		 * them can still hold a valid one, who never joined a conversation nor sent a message.
+		 */
+		pruneGuests: {
+			// No deadline for the whole run: it loops until done, and each batch has the usual one.
+			timeout: 0,
+			params: { batchSize: { type: "number", integer: true, min: 1, max: 10_000, optional: true, convert: true } },
+			async handler(this: MaintenanceThis, ctx: Context<{ batchSize?: number }>): Promise<{ deleted: number }> {
+				const config = getConfig();
+				const idleMs = Math.max(config.guestIdleHours * 3600 * 1000, config.accessTokenTtlSeconds * 1000);
+				const before = new Date(Date.now() - idleMs).toISOString();
+				const limit = ctx.params.batchSize ?? GUEST_BATCH;
+				let deleted = 0;
+				for (;;) {
+					const batch = await call(ctx, "repo.users.pruneGuests", { before, limit });
+					deleted += batch;
+					if (batch > 0) this.logger.info(`Pruned ${deleted} unused guest(s) so far`);
+					if (batch < limit) return { deleted };
+				}
+			}
 		}
 	},
 
 	started(this: MaintenanceThis) {
-		const run = () => this.broker.call("task.maintenance.pruneSessions").catch(err => this.logger.warn("Session pruning failed:", err.message));
+		const run = async () => {
+			await this.broker.call("task.maintenance.pruneSessions").catch(err => this.logger.warn("Session pruning failed:", err.message));
+			await this.broker.call("task.maintenance.pruneGuests").catch(err => this.logger.warn("Guest pruning failed:", err.message));
+		};
 		this.timer = setInterval(run, EVERY_MS);
 		this.timer.unref();
 	},

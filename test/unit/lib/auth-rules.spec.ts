@@ -1,6 +1,8 @@
+import crypto from "crypto";
 import jwt from "jsonwebtoken";
 import {
-	newRefreshToken, PASSWORD_MAX, PASSWORD_MIN, parseRefreshToken, signAccessToken, usernameKey, USERNAME_PATTERN, verifyAccessToken
+	newRefreshToken, PASSWORD_MAX, PASSWORD_MIN, PASSWORD_PATTERN, parseRefreshToken, REFRESH_TOKEN_CHARS, signAccessToken, usernameKey,
+	USERNAME_PATTERN, verifyAccessToken
 } from "../../../lib/auth-rules";
 
 const SECRET = "s".repeat(32);
@@ -9,7 +11,7 @@ const isValidPassword = (password: string) => password.length >= PASSWORD_MIN &&
 
 describe("account rules", () => {
 	test.each(["abc", "Alice_01", "x".repeat(32), "___"])("accepts username %p", name => expect(isValidUsername(name)).toBe(true));
-	test.each(["ab", "x".repeat(33), "bad-name", "space name", "ünïcode", ""])("refuses username %p", name => expect(isValidUsername(name)).toBe(false));
+	test.each(["ab", "x".repeat(33), "bad-name", "space name", "ünïcode", "", "alice   ", " alice", "ali\u0000ce"])("refuses username %p", name => expect(isValidUsername(name)).toBe(false));
 	test("usernames compare case-insensitively", () => expect(usernameKey("AlIcE")).toBe(usernameKey("alice")));
 	test("passwords are 8 to 128 characters", () => {
 		expect(isValidPassword("1234567")).toBe(false);
@@ -44,18 +46,36 @@ describe("access tokens", () => {
 });
 
 describe("refresh tokens", () => {
+	const sessionId = crypto.randomUUID();
+
 	test("carry their session and store only a hash of the secret", () => {
-		const { token, hash } = newRefreshToken("session-1");
-		expect(token.startsWith("session-1.")).toBe(true);
+		const { token, hash } = newRefreshToken(sessionId);
+		expect(token.startsWith(`${sessionId}.`)).toBe(true);
 		expect(token).not.toContain(hash);
-		expect(parseRefreshToken(token)).toEqual({ sessionId: "session-1", hash });
+		expect(REFRESH_TOKEN_CHARS.test(token)).toBe(true);
+		expect(parseRefreshToken(token)).toEqual({ sessionId, hash });
 	});
 
 	test("two tokens of one session differ", () => {
-		expect(newRefreshToken("s").hash).not.toBe(newRefreshToken("s").hash);
+		expect(newRefreshToken(sessionId).hash).not.toBe(newRefreshToken(sessionId).hash);
 	});
 
-	test.each(["", "nodot", ".secret", "session."])("refuses malformed token %p", token => {
+	const secret = "A".repeat(43);
+	test.each([
+		"", "nodot", ".secret", "session.", `session-1.${secret}`, `${sessionId}.`, `${sessionId}.${secret}x`,
+		`${sessionId.toUpperCase()}.${secret}`, `${sessionId}.${"A".repeat(42)}=`, `${sessionId}\u0000.${secret}`, ` ${sessionId}.${secret}`
+	])("refuses malformed token %p", token => {
 		expect(parseRefreshToken(token)).toBeNull();
+	});
+
+	test.each(["\u0000", "a b", "tab\there", "é"])("a token with %p is not even well-formed input", token => {
+		expect(REFRESH_TOKEN_CHARS.test(token)).toBe(false);
+	});
+});
+
+describe("passwords", () => {
+	test.each(["correct horse", "pässwörd 🐴", "tab-free!"])("may hold %p", password => expect(PASSWORD_PATTERN.test(password)).toBe(true));
+	test.each(["nul\u0000byte", "esc\u001bape", "del\u007f", "new\nline"])("refuses control characters in %p", password => {
+		expect(PASSWORD_PATTERN.test(password)).toBe(false);
 	});
 });

@@ -96,4 +96,62 @@ describe.each([
 		expect(second.serverId).toBe(first.serverId);
 		expect(await store.ttl("mark:a")).toBeGreaterThan(0);
 	});
+
+	test("rateLimit: a burst of `count`, then refused with the wait until one more fits; the key expires", async () => {
+		const rate = { count: 3, periodMs: 60_000 };
+		const decisions = [];
+		for (let i = 0; i < 4; i++) decisions.push(await store.rateLimit("rl:a", rate));
+		expect(decisions.map(d => d.allowed)).toEqual([true, true, true, false]);
+		// One more fits 20 s (60 s / 3) after the first.
+		expect(decisions[3].retryAfterMs).toBeGreaterThan(19_000);
+		expect(decisions[3].retryAfterMs).toBeLessThanOrEqual(20_000);
+		expect((await store.rateLimit("rl:b", rate, 3)).allowed).toBe(true);
+		expect((await store.rateLimit("rl:b", rate)).allowed).toBe(false);
+		expect(await store.ttl("rl:a")).toBeGreaterThan(58);
+		expect(await store.ttl("rl:a")).toBeLessThanOrEqual(60);
+		await store.del("rl:a", "rl:b");
+	});
+
+	test("rateLimit is atomic: of 30 concurrent takes, exactly the burst passes", async () => {
+		const decisions = await Promise.all(Array.from({ length: 30 }, () => store.rateLimit("rl:race", { count: 5, periodMs: 60_000 })));
+		expect(decisions.filter(d => d.allowed)).toHaveLength(5);
+		await store.del("rl:race");
+	});
+
+	const counter = (key: string, free: number) => ({ key, free, baseMs: 1000, maxMs: 4000, memoryMs: 60_000 });
+
+	test("countAttempt: free attempts, then refused by the counter that waits longest, counting nothing", async () => {
+		const counters = [counter("att:pair", 2), counter("att:user", 10)];
+		expect(await store.countAttempt(counters)).toEqual({ allowed: true, retryAfterMs: 0, refusedBy: -1 });
+		expect((await store.countAttempt(counters)).allowed).toBe(true);
+		const refused = await store.countAttempt(counters);
+		expect(refused).toMatchObject({ allowed: false, refusedBy: 0 });
+		expect(refused.retryAfterMs).toBeGreaterThan(900);
+		expect(refused.retryAfterMs).toBeLessThanOrEqual(1000);
+		// The refused attempt counted nowhere: a counter at 2 of 3 on its own still passes.
+		expect((await store.countAttempt([counter("att:user", 3)])).allowed).toBe(true);
+		expect((await store.countAttempt([counter("att:user", 3)])).allowed).toBe(false);
+		expect(await store.ttl("att:pair")).toBeGreaterThan(58);
+		await store.del("att:pair", "att:user");
+	});
+
+	test("uncountAttempt takes one back, keeps the expiry, and drops the key at zero", async () => {
+		const pair = counter("att:undo", 1);
+		await store.countAttempt([pair]);
+		await store.countAttempt([{ ...pair, free: 5 }]);
+		expect((await store.countAttempt([pair])).allowed).toBe(false);
+		await store.uncountAttempt("att:undo", "att:absent");
+		expect(await store.ttl("att:undo")).toBeGreaterThan(58);
+		await store.uncountAttempt("att:undo");
+		expect(await store.ttl("att:undo")).toBe(-2);
+		expect(await store.ttl("att:absent")).toBe(-2);
+		expect((await store.countAttempt([pair])).allowed).toBe(true);
+		await store.del("att:undo");
+	});
+
+	test("countAttempt is atomic: of 60 concurrent attempts, exactly the free ones are counted", async () => {
+		const decisions = await Promise.all(Array.from({ length: 60 }, () => store.countAttempt([counter("att:race", 5), counter("att:race-user", 100)])));
+		expect(decisions.filter(d => d.allowed)).toHaveLength(5);
+		await store.del("att:race", "att:race-user");
+	});
 });

@@ -9,6 +9,15 @@ export interface User {
 	createdAt: string;
 }
 
+/** Who may add a user to groups: anyone, only users they have a 1:1 conversation with, or nobody. */
+export type GroupAddPolicy = "everyone" | "contacts" | "nobody";
+export const GROUP_ADD_POLICIES: GroupAddPolicy[] = ["everyone", "contacts", "nobody"];
+
+/** The caller's own profile: the public one plus the settings only its owner sees. */
+export interface OwnProfile extends User {
+	groupAddPolicy: GroupAddPolicy;
+}
+
 export type MessageType = "text" | "image" | "file";
 export const MESSAGE_TYPES: MessageType[] = ["text", "image", "file"];
 
@@ -65,6 +74,12 @@ export interface Group {
 	conversationId: string;
 	createdAt: string;
 	updatedAt: string;
+}
+
+/** A user a create or add request did not add: they blocked the group, or their policy does not allow the adder. */
+export interface GroupAddRefusal {
+	userId: string;
+	reason: "blocked" | "policy";
 }
 
 export interface GroupMember {

@@ -1,4 +1,5 @@
 import { DISPLAY_NAME_MAX } from "./auth-rules";
+import { fail } from "./errors";
 
 /** Parameter rules (fastest-validator) that several actions share. */
 
@@ -24,8 +25,38 @@ export const displayNameRule = {
 	trim: true,
 	min: 1,
 	max: DISPLAY_NAME_MAX,
-	pattern: /^[^\p{Cc}]*$/u,
-	messages: { stringPattern: "'{field}' must not contain control characters" }
+	// An unpaired surrogate would be stored as U+FFFD, so the name read back would differ from the one sent.
+	pattern: /^[^\p{Cc}\p{Cs}]*$/u,
+	messages: { stringPattern: "'{field}' must not contain control characters or unpaired surrogates" }
+};
+
+/** http(s) only, at most the column's 512 characters, no spaces or control characters anywhere in it. */
+export const avatarUrlRule = {
+	type: "string",
+	max: 512,
+	pattern: /^https?:\/\/[^\s\p{Cc}\p{Cs}]+$/u,
+	messages: { stringPattern: "'{field}' must be an http(s) URL without spaces or control characters" }
+};
+
+/**
+ * The key a resend is recognised by, compared exactly alike on SQLite and MariaDB: no control
+ * characters (a NUL cut SQLite's statement short), no unpaired surrogates (stored as U+FFFD, two
+ * keys would become one), no whitespace at either end (PAD collations ignore trailing spaces).
+ */
+export const clientMsgIdRule = {
+	type: "string",
+	min: 1,
+	max: 64,
+	pattern: /^(?!\s)[^\p{Cc}\p{Cs}]*(?<!\s)$/u,
+	messages: { stringPattern: "'{field}' must not contain control characters or unpaired surrogates, nor start or end with whitespace" }
+};
+
+/** Message text: any characters but NUL (SQLite cannot take it in a statement) and unpaired surrogates. */
+export const messageContentRule = {
+	type: "string",
+	min: 1,
+	pattern: /^[^\u0000\p{Cs}]*$/u,
+	messages: { stringPattern: "'{field}' must not contain NUL characters or unpaired surrogates" }
 };
 
 export const conversationIdRule = { type: "string", min: 1, max: 64 };
@@ -33,6 +64,15 @@ export const conversationIdRule = { type: "string", min: 1, max: 64 };
 export const seqRule = { type: "number", integer: true, min: 0, convert: true };
 
 export const pageLimitRule = (max: number) => ({ type: "number", integer: true, min: 1, max, convert: true, optional: true });
+
+/** fastest-validator lets null through every optional field; where null means nothing, refuse it as the validator would. */
+export function refuseNull(params: object, fields: string[]): void {
+	const field = fields.find(name => (params as Record<string, unknown>)[name] === null);
+	if (field) {
+		const message = `'${field}' cannot be null`;
+		fail("INVALID_INPUT", message, [{ field, type: "required", message }]);
+	}
+}
 
 /** fastest-validator's own enum message prints the allowed values where the sent value should be. */
 export const enumRule = (values: readonly string[]) => ({

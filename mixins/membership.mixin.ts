@@ -12,11 +12,13 @@ export interface MembershipThis {
 
 type MembershipService = Service & MembershipThis & { memberRoles: MemberRoleCache };
 
+/** A non-member hears the same whether the conversation exists or not, so IDs cannot be probed. */
+export const CONVERSATION_NOT_FOUND_MESSAGE = "No such conversation, or you are not a member";
+
 /**
- * The one access rule of conversations: it must exist (404) and the caller must be in it (403).
- * A member's role is remembered in this process until the conversation's members change, so the
- * check of a send usually costs no call at all; the conversation is read only to tell "no such
- * conversation" from "not yours".
+ * The one access rule of conversations: the caller must be in it, else 404 whether it exists or
+ * not. A member's role is remembered in this process until the conversation's members change, so
+ * the check of a send usually costs no call at all.
  */
 export function createMembershipMixin(): Partial<ServiceSchema> {
 	return {
@@ -33,7 +35,7 @@ export function createMembershipMixin(): Partial<ServiceSchema> {
 			async requireMember(this: MembershipService, ctx: Context<unknown, AuthMeta>, conversationId: string): Promise<MemberRole> {
 				const userId = ctx.meta.userId;
 				if (!userId) fail("UNAUTHORIZED", "Log in first");
-				if (!parseConversationId(conversationId)) fail("CONVERSATION_NOT_FOUND", "No such conversation");
+				if (!parseConversationId(conversationId)) fail("CONVERSATION_NOT_FOUND", CONVERSATION_NOT_FOUND_MESSAGE);
 				const known = this.memberRoles.get(conversationId, userId);
 				if (known) return known;
 				const generation = this.memberRoles.generation;
@@ -42,9 +44,7 @@ export function createMembershipMixin(): Partial<ServiceSchema> {
 					this.memberRoles.set(conversationId, userId, role, generation);
 					return role;
 				}
-				const conversation = await call(ctx, "repo.conversations.get", { id: conversationId });
-				if (!conversation) fail("CONVERSATION_NOT_FOUND", "No such conversation");
-				fail("NOT_MEMBER", "You are not a member of this conversation");
+				fail("CONVERSATION_NOT_FOUND", CONVERSATION_NOT_FOUND_MESSAGE);
 			}
 		},
 

@@ -1,5 +1,5 @@
 import { DataTypes, Model, ModelStatic, Sequelize } from "sequelize";
-import type { Conversation, Group, Membership, Message, Session, User } from "../types";
+import type { Conversation, Group, GroupAddPolicy, Membership, Message, OwnProfile, Session, User } from "../types";
 import { idType, longTextType, toIso } from "./connection";
 
 /** Sequelize models over the migrated tables. The schema itself is owned by migrations/. */
@@ -9,6 +9,7 @@ export interface Models {
 	Conversation: ModelStatic<Model>;
 	Member: ModelStatic<Model>;
 	Group: ModelStatic<Model>;
+	GroupBlock: ModelStatic<Model>;
 	Message: ModelStatic<Model>;
 }
 
@@ -27,6 +28,7 @@ export function defineModels(sequelize: Sequelize): Models {
 			display_name: DataTypes.STRING(64),
 			avatar_url: DataTypes.STRING(512),
 			is_guest: DataTypes.BOOLEAN,
+			group_add_policy: DataTypes.STRING(8),
 			created_at: date(),
 			updated_at: date()
 		}, options),
@@ -65,6 +67,12 @@ export function defineModels(sequelize: Sequelize): Models {
 			created_at: date(),
 			updated_at: date()
 		}, options),
+		/** Groups a user blocked: nobody can add them to these again. */
+		GroupBlock: sequelize.define("group_blocks", {
+			group_id: { type: ID, primaryKey: true },
+			user_id: { type: ID, primaryKey: true },
+			created_at: date()
+		}, options),
 		Message: sequelize.define("messages", {
 			id: { type: ID, primaryKey: true },
 			conversation_id: DataTypes.STRING(64),
@@ -98,6 +106,10 @@ export function toUser(row: Model | Row): User {
 		isGuest: Boolean(r.is_guest),
 		createdAt: toIso(r.created_at)
 	};
+}
+
+export function toOwnProfile(row: Model | Row): OwnProfile {
+	return { ...toUser(row), groupAddPolicy: plain(row).group_add_policy as GroupAddPolicy };
 }
 
 export function toSession(row: Model | Row): Session {

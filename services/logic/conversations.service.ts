@@ -4,9 +4,11 @@ import { directConversationId, parseConversationId } from "../../lib/conversatio
 import { getConfig } from "../../lib/config";
 import { fail } from "../../lib/errors";
 import type { AuthMeta, ConversationSummary, Group, Message, User } from "../../lib/types";
-import { conversationIdRule, idRule, seqRule } from "../../lib/validation";
+import { leadingWithin } from "../../lib/page-budget";
+import { activityCursor, cursorRule, parseActivityCursor } from "../../lib/page-cursor";
+import { conversationIdRule, idRule, pageLimitRule, seqRule } from "../../lib/validation";
 import type { ConversationWithMembership } from "../repo/conversations.service";
-import { createMembershipMixin, MembershipThis } from "../../mixins/membership.mixin";
+import { CONVERSATION_NOT_FOUND_MESSAGE, createMembershipMixin, MembershipThis } from "../../mixins/membership.mixin";
 
 interface ConversationsMethods {
 	summarize(ctx: Context, userId: string, rows: ConversationWithMembership[]): Promise<ConversationSummary[]>;
@@ -15,6 +17,9 @@ type ConversationsThis = Service & MembershipThis & ConversationsMethods;
 type AuthedContext<P = unknown> = Context<P, Required<AuthMeta> & { socketId?: string }>;
 
 export const WORLD_TITLE = "World";
+/** Conversations per page of the list, unless the client asks for fewer or more (up to LIST_MAX). */
+const LIST_DEFAULT = 100;
+const LIST_MAX = 500;
 
 /** The caller's conversations: open a 1:1, list them with unread counts, mark as read. */
 const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThis> = {
@@ -36,17 +41,29 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 					userIds: [me, peerId]
 				});
 				const membership = await call(ctx, "repo.conversations.membership", { conversationId: conversation.id, userId: me });
-				if (!membership) fail("NOT_MEMBER", "You are not a member of this conversation");
+				if (!membership) fail("CONVERSATION_NOT_FOUND", CONVERSATION_NOT_FOUND_MESSAGE);
 				const [summary] = await this.summarize(ctx, me, [{ conversation, membership }]);
 				return { conversation: summary, created };
 			}
 		},
 
+		/**
+		 * The caller's conversations, most recent activity first, a page at a time: `limit` after
+		 * `cursor`, fewer when their last messages would pass PAGE_MAX_BYTES.
+		 */
 		list: {
-			params: {},
-			async handler(this: ConversationsThis, ctx: AuthedContext): Promise<{ conversations: ConversationSummary[] }> {
-				const rows = await call(ctx, "repo.conversations.listForUser", { userId: ctx.meta.userId });
-				return { conversations: await this.summarize(ctx, ctx.meta.userId, rows) };
+			params: { limit: pageLimitRule(LIST_MAX), cursor: cursorRule },
+			async handler(this: ConversationsThis, ctx: AuthedContext<{ limit?: number; cursor?: string }>): Promise<{ conversations: ConversationSummary[]; nextCursor: string | null }> {
+				const userId = ctx.meta.userId;
+				const limit = ctx.params.limit ?? LIST_DEFAULT;
+				const before = ctx.params.cursor === undefined ? undefined : parseActivityCursor(ctx.params.cursor);
+				// One row more than the page says whether another page follows.
+				const rows = await call(ctx, "repo.conversations.listForUser", { userId, before, limit: limit + 1 });
+				const summaries = await this.summarize(ctx, userId, rows.slice(0, limit));
+				const conversations = leadingWithin(summaries, getConfig().pageMaxBytes);
+				const last = conversations[conversations.length - 1];
+				const more = rows.length > conversations.length;
+				return { conversations, nextCursor: more && last ? activityCursor(last.updatedAt, last.id) : null };
 			}
 		},
 
@@ -63,14 +80,14 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 					call(ctx, "repo.conversations.get", { id: conversationId }),
 					call(ctx, "repo.conversations.membership", { conversationId, userId: ctx.meta.userId })
 				]);
-				if (!conversation || !membership) fail("NOT_MEMBER", "You are not a member of this conversation");
+				if (!conversation || !membership) fail("CONVERSATION_NOT_FOUND", CONVERSATION_NOT_FOUND_MESSAGE);
 				const target = Math.min(ctx.params.seq, conversation.lastSeq);
 				const readSeq = await call(ctx, "repo.conversations.markRead", {
 					conversationId: conversation.id,
 					userId: ctx.meta.userId,
 					seq: target
 				});
-				if (readSeq === null) fail("NOT_MEMBER", "You are not a member of this conversation");
+				if (readSeq === null) fail("CONVERSATION_NOT_FOUND", CONVERSATION_NOT_FOUND_MESSAGE);
 				if (readSeq > membership.readSeq) {
 					call(ctx, "delivery.toUsers", {
 						userIds: [ctx.meta.userId],

@@ -3,7 +3,7 @@ import { call } from "../../lib/actions";
 import { getConfig } from "../../lib/config";
 import { groupConversationId } from "../../lib/conversation-id";
 import { fail } from "../../lib/errors";
-import type { AuthMeta, Group, GroupMember, Membership, MemberRole } from "../../lib/types";
+import type { AuthMeta, Group, GroupAddRefusal, GroupMember, Membership, MemberRole } from "../../lib/types";
 import { displayNameRule, idListRule, idRule, pageLimitRule } from "../../lib/validation";
 import { createSnowflakeMixin, SnowflakeThis } from "../../mixins/snowflake.mixin";
 
@@ -15,13 +15,20 @@ interface GroupsMethods {
 type GroupsThis = Service & SnowflakeThis & GroupsMethods;
 type AuthedContext<P = unknown> = Context<P, Required<AuthMeta>>;
 
+/** A non-member hears the same whether the group exists or not, so IDs cannot be probed. */
+export const GROUP_NOT_FOUND_MESSAGE = "No such group, or you are not a member";
+
 /** At most this many user IDs in one create or add request; bigger groups are built in steps. */
 export const MAX_IDS_PER_REQUEST = 1000;
 
 const unique = (ids: string[]) => [...new Set(ids)];
 
 
-/** Groups: create, inspect, and manage members. The owner and admins add and remove. */
+/**
+ * Groups: create, inspect, and manage members. The owner and admins add and remove; a user is
+ * added only with their consent (their groupAddPolicy, and no block of the group), and can block
+ * a group to leave it for good.
+ */
 const GroupsService: ServiceSchema<ServiceSettingSchema, GroupsThis> = {
 	name: "groups",
 	mixins: [createSnowflakeMixin()],
@@ -29,7 +36,7 @@ const GroupsService: ServiceSchema<ServiceSettingSchema, GroupsThis> = {
 	actions: {
 		create: {
 			params: { name: displayNameRule, memberIds: { ...idListRule(MAX_IDS_PER_REQUEST), optional: true } },
-			async handler(this: GroupsThis, ctx: AuthedContext<{ name: string; memberIds?: string[] }>): Promise<{ group: Group }> {
+			async handler(this: GroupsThis, ctx: AuthedContext<{ name: string; memberIds?: string[] }>): Promise<{ group: Group; refused: GroupAddRefusal[] }> {
 				const ownerId = ctx.meta.userId;
 				const memberIds = unique(ctx.params.memberIds ?? []).filter(id => id !== ownerId);
 				const maxMembers = getConfig().groupMaxMembers;
@@ -37,8 +44,7 @@ const GroupsService: ServiceSchema<ServiceSettingSchema, GroupsThis> = {
 					fail("GROUP_FULL", `A group holds at most ${maxMembers} members`, { maxMembers });
 				}
 				await this.requireUsersExist(ctx, memberIds);
-				const group = await call(ctx, "repo.groups.create", { id: this.nextId(), name: ctx.params.name, ownerId, memberIds, maxMembers });
-				return { group };
+				return call(ctx, "repo.groups.create", { id: this.nextId(), name: ctx.params.name, ownerId, memberIds, maxMembers });
 			}
 		},
 
@@ -67,12 +73,14 @@ const GroupsService: ServiceSchema<ServiceSettingSchema, GroupsThis> = {
 
 		addMembers: {
 			params: { id: idRule, userIds: { ...idListRule(MAX_IDS_PER_REQUEST), min: 1 } },
-			async handler(this: GroupsThis, ctx: AuthedContext<{ id: string; userIds: string[] }>): Promise<{ group: Group; added: string[] }> {
+			async handler(this: GroupsThis, ctx: AuthedContext<{ id: string; userIds: string[] }>): Promise<{ group: Group; added: string[]; refused: GroupAddRefusal[] }> {
 				const { membership } = await this.access(ctx, ctx.params.id);
 				this.requireManager(membership);
 				const userIds = unique(ctx.params.userIds);
 				await this.requireUsersExist(ctx, userIds);
-				return call(ctx, "repo.groups.addMembers", { groupId: ctx.params.id, userIds, maxMembers: getConfig().groupMaxMembers });
+				return call(ctx, "repo.groups.addMembers", {
+					groupId: ctx.params.id, adderId: ctx.meta.userId, userIds, maxMembers: getConfig().groupMaxMembers
+				});
 			}
 		},
 
@@ -104,6 +112,27 @@ const GroupsService: ServiceSchema<ServiceSettingSchema, GroupsThis> = {
 			}
 		},
 
+		/**
+		 * Leaves the group if the caller is in it, and nobody can add them again until they unblock
+		 * it. Anyone may block any group ID: the answer says only whether the caller left.
+		 */
+		block: {
+			params: { id: idRule },
+			async handler(this: GroupsThis, ctx: AuthedContext<{ id: string }>): Promise<{ groupId: string; blocked: true; left: boolean }> {
+				const { left } = await call(ctx, "repo.groups.block", { groupId: ctx.params.id, userId: ctx.meta.userId });
+				return { groupId: ctx.params.id, blocked: true, left };
+			}
+		},
+
+		/** Lets the group's members add the caller again; it does not join them to it. */
+		unblock: {
+			params: { id: idRule },
+			async handler(this: GroupsThis, ctx: AuthedContext<{ id: string }>): Promise<{ groupId: string; blocked: false }> {
+				await call(ctx, "repo.groups.unblock", { groupId: ctx.params.id, userId: ctx.meta.userId });
+				return { groupId: ctx.params.id, blocked: false };
+			}
+		},
+
 		/** The owner makes members admins, or admins members again. */
 		setRole: {
 			params: { id: idRule, userId: idRule, role: { type: "enum", values: ["admin", "member"] } },
@@ -123,8 +152,7 @@ const GroupsService: ServiceSchema<ServiceSettingSchema, GroupsThis> = {
 				call(ctx, "repo.groups.get", { id: groupId }),
 				call(ctx, "repo.conversations.membership", { conversationId: groupConversationId(groupId), userId: ctx.meta.userId })
 			]);
-			if (!group) fail("GROUP_NOT_FOUND", "No such group");
-			if (!membership) fail("NOT_MEMBER", "You are not a member of this group");
+			if (!group || !membership) fail("GROUP_NOT_FOUND", GROUP_NOT_FOUND_MESSAGE);
 			return { group, membership };
 		},
 

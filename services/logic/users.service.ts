@@ -1,21 +1,27 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { call } from "../../lib/actions";
 import { fail } from "../../lib/errors";
-import type { AuthMeta, User } from "../../lib/types";
-import { displayNameRule, idRule, pageLimitRule } from "../../lib/validation";
+import { AuthMeta, GROUP_ADD_POLICIES, GroupAddPolicy, OwnProfile, User } from "../../lib/types";
+import { avatarUrlRule, displayNameRule, enumRule, idRule, pageLimitRule, refuseNull } from "../../lib/validation";
 
 type UsersThis = Service;
 type AuthedContext<P = unknown> = Context<P, Required<AuthMeta>>;
 
-/** Profiles: the caller's own, anyone's by ID, and a username prefix search. */
+interface UpdateMeParams {
+	displayName?: string;
+	avatarUrl?: string | null;
+	groupAddPolicy?: GroupAddPolicy;
+}
+
+/** Profiles: the caller's own (with their settings), anyone's by ID, and a username prefix search. */
 const UsersService: ServiceSchema<ServiceSettingSchema, UsersThis> = {
 	name: "users",
 
 	actions: {
 		me: {
 			params: {},
-			async handler(this: UsersThis, ctx: AuthedContext): Promise<{ user: User }> {
-				const user = await call(ctx, "repo.users.get", { id: ctx.meta.userId });
+			async handler(this: UsersThis, ctx: AuthedContext): Promise<{ user: OwnProfile }> {
+				const user = await call(ctx, "repo.users.getOwn", { id: ctx.meta.userId });
 				if (!user) fail("USER_NOT_FOUND", "Your account no longer exists");
 				return { user };
 			}
@@ -24,12 +30,17 @@ const UsersService: ServiceSchema<ServiceSettingSchema, UsersThis> = {
 		updateMe: {
 			params: {
 				displayName: { ...displayNameRule, optional: true },
-				avatarUrl: { type: "url", optional: true, nullable: true, max: 512 }
+				avatarUrl: { ...avatarUrlRule, optional: true, nullable: true },
+				groupAddPolicy: { ...enumRule(GROUP_ADD_POLICIES), optional: true }
 			},
-			async handler(this: UsersThis, ctx: AuthedContext<{ displayName?: string; avatarUrl?: string | null }>): Promise<{ user: User }> {
-				const { displayName, avatarUrl } = ctx.params;
-				if (displayName === undefined && avatarUrl === undefined) fail("INVALID_INPUT", "Give displayName or avatarUrl to change");
-				const user = await call(ctx, "repo.users.update", { id: ctx.meta.userId, displayName, avatarUrl });
+			async handler(this: UsersThis, ctx: AuthedContext<UpdateMeParams>): Promise<{ user: OwnProfile }> {
+				// null clears the avatar; a name or a policy has no "none".
+				refuseNull(ctx.params, ["displayName", "groupAddPolicy"]);
+				const { displayName, avatarUrl, groupAddPolicy } = ctx.params;
+				if (displayName === undefined && avatarUrl === undefined && groupAddPolicy === undefined) {
+					fail("INVALID_INPUT", "Give displayName, avatarUrl or groupAddPolicy to change");
+				}
+				const user = await call(ctx, "repo.users.update", { id: ctx.meta.userId, displayName, avatarUrl, groupAddPolicy });
 				if (!user) fail("USER_NOT_FOUND", "Your account no longer exists");
 				return { user };
 			}

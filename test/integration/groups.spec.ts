@@ -218,11 +218,11 @@ describe("groups over HTTP", () => {
 			expect(await groupConversations(carol)).toEqual([]);
 		});
 
-		test.each(routes)("%s by someone outside the group answers 403 NOT_MEMBER and changes nothing", async (_route, method, path, body) => {
+		test.each(routes)("%s by someone outside the group answers 404 GROUP_NOT_FOUND, as for a group that does not exist, and changes nothing", async (_route, method, path, body) => {
 			const [owner, bob, outsider] = await users(3, "outsider");
 			const group = await createGroup(owner, [bob]);
 			const res = await outsider.api.request(method, `/api/v1${path(group.id, bob.user.id)}`, bodyFor(body, outsider.user.id));
-			expectError(res, 403, "NOT_MEMBER");
+			expectError(res, 404, "GROUP_NOT_FOUND");
 			expect(await groupAs(owner, group.id)).toMatchObject({ memberCount: 2, ownerId: owner.user.id });
 			expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
 			expect(await groupConversations(outsider)).toEqual([]);
@@ -321,7 +321,7 @@ describe("groups over HTTP", () => {
 			expectError(res, 403, "FORBIDDEN");
 			expect((await groupAs(owner, group.id)).memberCount).toBe(2);
 			expect(await groupConversations(carol)).toEqual([]);
-			expectError(await carol.api.get(`/api/v1/groups/${group.id}`), 403, "NOT_MEMBER");
+			expectError(await carol.api.get(`/api/v1/groups/${group.id}`), 404, "GROUP_NOT_FOUND");
 		});
 
 		test("adding more people than there is room for is refused with 409 GROUP_FULL and adds none of them", async () => {
@@ -334,7 +334,7 @@ describe("groups over HTTP", () => {
 			expect(Object.keys(await rolesAs(owner, group.id)).sort()).toEqual(ids([owner, bob, carol]));
 			for (const newcomer of newcomers) {
 				expect(await groupConversations(newcomer)).toEqual([]);
-				expectError(await newcomer.api.get(`/api/v1/groups/${group.id}`), 403, "NOT_MEMBER");
+				expectError(await newcomer.api.get(`/api/v1/groups/${group.id}`), 404, "GROUP_NOT_FOUND");
 			}
 		});
 
@@ -523,11 +523,11 @@ describe("groups over HTTP", () => {
 			expect(await groupAs(carol, group.id)).toMatchObject({ memberCount: 2 });
 			expect(await rolesAs(carol, group.id)).toEqual({ [owner.user.id]: "owner", [carol.user.id]: "member" });
 
-			expectError(await bob.api.get(`/api/v1/groups/${group.id}`), 403, "NOT_MEMBER");
-			expectError(await bob.api.get(`/api/v1/groups/${group.id}/members`), 403, "NOT_MEMBER");
-			expectError(await bob.api.get(`/api/v1/conversations/${group.conversationId}/messages`), 403, "NOT_MEMBER");
+			expectError(await bob.api.get(`/api/v1/groups/${group.id}`), 404, "GROUP_NOT_FOUND");
+			expectError(await bob.api.get(`/api/v1/groups/${group.id}/members`), 404, "GROUP_NOT_FOUND");
+			expectError(await bob.api.get(`/api/v1/conversations/${group.conversationId}/messages`), 404, "CONVERSATION_NOT_FOUND");
 			const after = await bob.api.post(`/api/v1/conversations/${group.conversationId}/messages`, { clientMsgId: "after-removal", type: "text", content: "still here?" });
-			expectError(after, 403, "NOT_MEMBER");
+			expectError(after, 404, "CONVERSATION_NOT_FOUND");
 			expect(await groupConversations(bob)).toEqual([]);
 
 			const history = await carol.api.get(`/api/v1/conversations/${group.conversationId}/messages`);
@@ -559,13 +559,13 @@ describe("groups over HTTP", () => {
 			const byAdmin = await admin1.api.delete(`/api/v1/groups/${group.id}/members/${bob.user.id}`);
 			expect(byAdmin.status).toBe(200);
 			expect(byAdmin.body.group.memberCount).toBe(3);
-			expectError(await bob.api.get(`/api/v1/groups/${group.id}`), 403, "NOT_MEMBER");
+			expectError(await bob.api.get(`/api/v1/groups/${group.id}`), 404, "GROUP_NOT_FOUND");
 
 			const byOwner = await owner.api.delete(`/api/v1/groups/${group.id}/members/${admin2.user.id}`);
 			expect(byOwner.status).toBe(200);
 			expect(byOwner.body.group.memberCount).toBe(2);
 			expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [admin1.user.id]: "admin" });
-			expectError(await admin2.api.get(`/api/v1/groups/${group.id}`), 403, "NOT_MEMBER");
+			expectError(await admin2.api.get(`/api/v1/groups/${group.id}`), 404, "GROUP_NOT_FOUND");
 		});
 
 		test("a plain member cannot remove anyone else: 403 FORBIDDEN and the member stays", async () => {
@@ -632,16 +632,16 @@ describe("groups over HTTP", () => {
 			expect(res.body.group).toMatchObject({ id: group.id, memberCount: 2, ownerId: owner.user.id });
 			expect(await groupAs(carol, group.id)).toMatchObject({ memberCount: 2, ownerId: owner.user.id });
 			expect(Object.keys(await rolesAs(carol, group.id)).sort()).toEqual(ids([owner, carol]));
-			expectError(await bob.api.get(`/api/v1/groups/${group.id}`), 403, "NOT_MEMBER");
-			expectError(await bob.api.get(`/api/v1/conversations/${group.conversationId}/messages`), 403, "NOT_MEMBER");
+			expectError(await bob.api.get(`/api/v1/groups/${group.id}`), 404, "GROUP_NOT_FOUND");
+			expectError(await bob.api.get(`/api/v1/conversations/${group.conversationId}/messages`), 404, "CONVERSATION_NOT_FOUND");
 			expect(await groupConversations(bob)).toEqual([]);
 		});
 
-		test("leaving twice: the second time answers 403 NOT_MEMBER and the count drops only once", async () => {
+		test("leaving twice: the second time answers 404 GROUP_NOT_FOUND and the count drops only once", async () => {
 			const [owner, bob, carol] = await users(3, "leavetwice");
 			const group = await createGroup(owner, [bob, carol]);
 			expect((await bob.api.post(`/api/v1/groups/${group.id}/leave`)).status).toBe(200);
-			expectError(await bob.api.post(`/api/v1/groups/${group.id}/leave`), 403, "NOT_MEMBER");
+			expectError(await bob.api.post(`/api/v1/groups/${group.id}/leave`), 404, "GROUP_NOT_FOUND");
 			expect((await groupAs(owner, group.id)).memberCount).toBe(2);
 		});
 
@@ -651,7 +651,7 @@ describe("groups over HTTP", () => {
 			const res = await bob.api.delete(`/api/v1/groups/${group.id}/members/${bob.user.id}`);
 			expect(res.status).toBe(200);
 			expect(res.body.group.memberCount).toBe(2);
-			expectError(await bob.api.get(`/api/v1/groups/${group.id}`), 403, "NOT_MEMBER");
+			expectError(await bob.api.get(`/api/v1/groups/${group.id}`), 404, "GROUP_NOT_FOUND");
 		});
 
 		test("when the owner leaves, the longest-standing admin becomes owner, not a newer admin or an older member", async () => {
@@ -672,7 +672,7 @@ describe("groups over HTTP", () => {
 			expect(await rolesAs(newAdmin, group.id)).toEqual({
 				[oldAdmin.user.id]: "owner", [newAdmin.user.id]: "admin", [oldMember.user.id]: "member"
 			});
-			expectError(await owner.api.get(`/api/v1/groups/${group.id}`), 403, "NOT_MEMBER");
+			expectError(await owner.api.get(`/api/v1/groups/${group.id}`), 404, "GROUP_NOT_FOUND");
 
 			// The new owner has the owner's powers.
 			const promote = await oldAdmin.api.patch(`/api/v1/groups/${group.id}/members/${oldMember.user.id}`, { role: "admin" });
@@ -758,8 +758,8 @@ describe("groups over HTTP", () => {
 			expect(row).toMatchObject({ title: "Chatters", lastSeq: 2, unreadCount: 1 });
 			expect(row.lastMessage).toMatchObject({ content: "hi owner" });
 
-			expectError(await outsider.api.post(path, { clientMsgId: "m-x", type: "text", content: "let me in" }), 403, "NOT_MEMBER");
-			expectError(await outsider.api.get(path), 403, "NOT_MEMBER");
+			expectError(await outsider.api.post(path, { clientMsgId: "m-x", type: "text", content: "let me in" }), 404, "CONVERSATION_NOT_FOUND");
+			expectError(await outsider.api.get(path), 404, "CONVERSATION_NOT_FOUND");
 			expect((await owner.api.get(path)).body.messages).toHaveLength(2);
 		});
 

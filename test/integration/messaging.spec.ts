@@ -122,12 +122,12 @@ describe("conversations and messages over HTTP", () => {
 		expect([res.status, res.body.error.code]).toEqual([400, "INVALID_INPUT"]);
 	});
 
-	test("a non-member can neither read nor write a conversation, and nothing is stored", async () => {
+	test("a non-member can neither read nor write a conversation (404, as if it did not exist), and nothing is stored", async () => {
 		const read = await eve.api.get(`/api/v1/conversations/${direct}/messages`);
-		expect([read.status, read.body.error.code]).toEqual([403, "NOT_MEMBER"]);
+		expect([read.status, read.body.error.code]).toEqual([404, "CONVERSATION_NOT_FOUND"]);
 		const before = await alice.api.get(`/api/v1/conversations/${direct}/messages?limit=1`);
 		const write = await send(eve, direct, "let me in");
-		expect([write.status, write.body.error.code]).toEqual([403, "NOT_MEMBER"]);
+		expect([write.status, write.body.error.code]).toEqual([404, "CONVERSATION_NOT_FOUND"]);
 		const after = await alice.api.get(`/api/v1/conversations/${direct}/messages?limit=1`);
 		expect(after.body.messages).toEqual(before.body.messages);
 	});
@@ -188,7 +188,7 @@ describe("conversations and messages over HTTP", () => {
 		const bad = await carol.api.post(`/api/v1/conversations/${id}/read`, { seq: -1 });
 		expect([bad.status, bad.body.error.code]).toEqual([400, "INVALID_INPUT"]);
 		const stranger = await alice.api.post(`/api/v1/conversations/${id}/read`, { seq: 1 });
-		expect([stranger.status, stranger.body.error.code]).toEqual([403, "NOT_MEMBER"]);
+		expect([stranger.status, stranger.body.error.code]).toEqual([404, "CONVERSATION_NOT_FOUND"]);
 	});
 
 	test("every registered user is in the world room", async () => {

@@ -8,8 +8,8 @@ describe("toHttpError", () => {
 	});
 
 	test("they survive serialization between nodes", () => {
-		const plain = JSON.parse(JSON.stringify({ ...new GoChatError("NOT_MEMBER", "no"), name: "MoleculerClientError", message: "no" }));
-		expect(toHttpError(plain)).toEqual({ status: 403, body: { error: { code: "NOT_MEMBER", message: "no" } } });
+		const plain = JSON.parse(JSON.stringify({ ...new GoChatError("FORBIDDEN", "no"), name: "MoleculerClientError", message: "no" }));
+		expect(toHttpError(plain)).toEqual({ status: 403, body: { error: { code: "FORBIDDEN", message: "no" } } });
 	});
 
 	test("parameter validation failures are 400 INVALID_INPUT with the first message", () => {

@@ -1,3 +1,4 @@
+import { PageBudget } from "../page-budget";
 import type { Message } from "../types";
 import type { StateStore } from "./state-store";
 
@@ -14,13 +15,20 @@ import type { StateStore } from "./state-store";
 export interface HotPage {
 	messages: Message[];
 	hasMore: boolean;
+	/** The page's size as its messages' JSON (see PageBudget). */
+	bytes: number;
 }
 
 export interface HotQuery {
 	beforeSeq?: number;
 	afterSeq?: number;
 	limit: number;
+	/** Fewer messages, hasMore true, past this many bytes (PageBudget). */
+	maxBytes?: number;
+	allowEmpty?: boolean;
 }
+
+const empty = (): HotPage => ({ messages: [], hasMore: false, bytes: 0 });
 
 /** Keys expire after a day without writes: idle conversations leave the store. */
 const TTL_SECONDS = 24 * 3600;
@@ -71,32 +79,49 @@ export class HotMessageCache {
 		return page;
 	}
 
-	private async tryRead(conversationId: string, { beforeSeq, afterSeq, limit }: HotQuery, lastSeq: number): Promise<HotPage | null> {
+	private async tryRead(conversationId: string, query: HotQuery, lastSeq: number): Promise<HotPage | null> {
+		const { beforeSeq, afterSeq, limit } = query;
+		const budget = new PageBudget(query.maxBytes ?? Infinity, query.allowEmpty);
 		const upper = Math.min(lastSeq, beforeSeq !== undefined ? beforeSeq - 1 : lastSeq);
 		if (afterSeq !== undefined) {
 			const last = Math.min(upper, afterSeq + limit);
-			if (last <= afterSeq) return { messages: [], hasMore: false };
-			const messages = await this.contiguous(conversationId, afterSeq + 1, last);
-			return messages && { messages, hasMore: last < upper };
+			if (last <= afterSeq) return empty();
+			const read = await this.contiguous(conversationId, afterSeq + 1, last, budget, "oldest");
+			return read && { messages: read.messages, hasMore: read.cut || last < upper, bytes: budget.bytes };
 		}
-		if (upper < 1) return { messages: [], hasMore: false };
+		if (upper < 1) return empty();
 		const first = Math.max(1, upper - limit + 1);
-		const messages = await this.contiguous(conversationId, first, upper);
-		return messages && { messages, hasMore: first > 1 };
+		const read = await this.contiguous(conversationId, first, upper, budget, "newest");
+		return read && { messages: read.messages, hasMore: read.cut || first > 1, bytes: budget.bytes };
 	}
 
-	/** Messages with seq first..last, or null unless every one of them is in the set. */
-	private async contiguous(conversationId: string, first: number, last: number): Promise<Message[] | null> {
+	/**
+	 * Messages with seq first..last, or null unless every one of them is in the set. When the
+	 * budget runs out first, the part that fits from the `from` end (`cut`): a forward page keeps
+	 * its oldest messages, a backward page its newest. Members are sized as stored (their JSON
+	 * and a comma, as messageBytes counts) and parsed only up to the cut.
+	 */
+	private async contiguous(conversationId: string, first: number, last: number, budget: PageBudget, from: "oldest" | "newest"): Promise<{ messages: Message[]; cut: boolean } | null> {
 		if (last - first + 1 > this.size) return null;
 		const members = await this.store.zrangeByScore(key(conversationId), first, last);
+		if (from === "newest") members.reverse();
+		const step = from === "oldest" ? 1 : -1;
+		let expected = from === "oldest" ? first : last;
 		const messages: Message[] = [];
+		let cut = false;
 		for (const member of members) {
 			const message = JSON.parse(member) as Message;
 			// The same message can sit twice (written and refilled); keep one per seq.
-			if (messages.length > 0 && messages[messages.length - 1].seq === message.seq) continue;
-			if (message.seq !== first + messages.length) return null;
+			if (message.seq === expected - step) continue;
+			if (message.seq !== expected) return null;
+			if (!budget.take(Buffer.byteLength(member, "utf8") + 1)) {
+				cut = true;
+				break;
+			}
 			messages.push(message);
+			expected += step;
 		}
-		return messages.length === last - first + 1 ? messages : null;
+		if (!cut && messages.length !== last - first + 1) return null;
+		return { messages: from === "oldest" ? messages : messages.reverse(), cut };
 	}
 }

@@ -3,15 +3,22 @@ import { call } from "../../lib/actions";
 import { getConfig } from "../../lib/config";
 import { fail } from "../../lib/errors";
 import { AuthMeta, Message, MESSAGE_TYPES, MessageType } from "../../lib/types";
-import { conversationIdRule, enumRule, pageLimitRule, seqRule } from "../../lib/validation";
+import { clientMsgIdRule, conversationIdRule, enumRule, messageContentRule, pageLimitRule, seqRule } from "../../lib/validation";
+import { cursorRule, parseSyncCursor, syncCursor } from "../../lib/page-cursor";
 import type { MessagePage } from "../repo/messages.service";
+import { collectSyncPage, SyncedConversation } from "./sync-page";
 import { createMembershipMixin, MembershipThis } from "../../mixins/membership.mixin";
 import { createSnowflakeMixin, SnowflakeThis } from "../../mixins/snowflake.mixin";
 
 interface MessagesMethods {
 	deliver(ctx: AuthedContext<unknown>, message: Message): void;
+	admitSync<T>(userId: string, run: () => Promise<T>): Promise<T>;
+	buildSync(ctx: AuthedContext<SyncParams>): Promise<SyncReply>;
 }
-type MessagesThis = Service & MembershipThis & SnowflakeThis & MessagesMethods;
+type MessagesThis = Service & MembershipThis & SnowflakeThis & MessagesMethods & {
+	/** Syncs running per user on this node (SYNC_PER_USER). */
+	syncsRunning: Map<string, number>;
+};
 type AuthedContext<P> = Context<P, Required<AuthMeta> & { socketId?: string }>;
 
 export interface SendParams {
@@ -28,15 +35,32 @@ interface HistoryParams {
 	limit?: number;
 }
 
-export interface SyncedConversation extends MessagePage {
-	conversationId: string;
-	lastSeq: number;
-	readSeq: number;
-	unreadCount: number;
+interface SyncParams {
+	since?: Record<string, number>;
+	cursor?: string;
 }
 
-/** At most this many messages per conversation in one sync answer; the client pages on with afterSeq. */
+export interface SyncReply {
+	conversations: SyncedConversation[];
+	nextCursor: string | null;
+}
+
+/** At most this many messages per conversation in one sync answer; the next answer goes on. */
 export const SYNC_PAGE = 200;
+/** Most conversations `since` may list, and most one sync answer looks at (a client lists those after its cursor). */
+export const SYNC_SINCE_MAX = 1000;
+/** Syncs one logic node builds at once, and how many more may wait; past them OVERLOADED. */
+const SYNC_CONCURRENCY = 16;
+const SYNC_QUEUE = 64;
+/** Memberships read per query while a sync walks the caller's conversations. */
+const SYNC_READ_BATCH = 250;
+
+const sinceRule = {
+	type: "record",
+	key: { type: "string", min: 1, max: 64 },
+	value: { type: "number", integer: true, min: 0, convert: true },
+	optional: true
+};
 
 /**
  * The send path (DECISIONS §3): check size and membership (cached), take a Snowflake ID, make one
@@ -52,9 +76,9 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 		send: {
 			params: {
 				conversationId: conversationIdRule,
-				clientMsgId: { type: "string", min: 1, max: 64 },
+				clientMsgId: clientMsgIdRule,
 				type: enumRule(MESSAGE_TYPES),
-				content: { type: "string", min: 1 }
+				content: messageContentRule
 			},
 			async handler(this: MessagesThis, ctx: AuthedContext<SendParams>): Promise<{ message: Message }> {
 				const maxBytes = getConfig().messageMaxBytes;
@@ -85,50 +109,77 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 			async handler(this: MessagesThis, ctx: AuthedContext<HistoryParams>): Promise<MessagePage> {
 				const { conversationId, beforeSeq, afterSeq, limit } = ctx.params;
 				await this.requireMember(ctx, conversationId);
-				return call(ctx, "repo.messages.list", { conversationId, beforeSeq, afterSeq, limit: limit ?? 50 });
+				const { messages, hasMore } = await call(ctx, "repo.messages.list", {
+					conversationId, beforeSeq, afterSeq, limit: limit ?? 50, maxBytes: getConfig().pageMaxBytes
+				});
+				return { messages, hasMore };
 			}
 		},
 
 		/**
-		 * Catch-up after a reconnect: for every conversation of the caller with messages after the
-		 * seq the client last saw, those messages in seq order. Conversations the client did not
-		 * list come with their newest messages.
+		 * Catch-up after a reconnect, one bounded answer at a time (see sync-page.ts): the caller's
+		 * conversations after `cursor` with messages after the seq listed in `since`, or their
+		 * newest messages if not listed, and the `nextCursor` to go on with. A user runs at most
+		 * SYNC_PER_USER syncs at once on a node; their building waits in a bulkhead.
 		 */
 		sync: {
-			params: {
-				since: {
-					type: "record",
-					key: { type: "string", min: 1, max: 64 },
-					value: { type: "number", integer: true, min: 0, convert: true },
-					optional: true
+			params: { since: sinceRule, cursor: cursorRule },
+			async handler(this: MessagesThis, ctx: AuthedContext<SyncParams>): Promise<SyncReply> {
+				const { since, cursor } = ctx.params;
+				if (since && Object.keys(since).length > SYNC_SINCE_MAX) {
+					fail("INVALID_INPUT", `'since' may list at most ${SYNC_SINCE_MAX} conversations: those after the cursor`, { max: SYNC_SINCE_MAX });
 				}
-			},
-			async handler(this: MessagesThis, ctx: AuthedContext<{ since?: Record<string, number> }>): Promise<{ conversations: SyncedConversation[] }> {
-				const since = ctx.params.since ?? {};
-				const rows = await call(ctx, "repo.conversations.listForUser", { userId: ctx.meta.userId });
-				const stale = rows.filter(({ conversation }) => conversation.lastSeq > (since[conversation.id] ?? 0));
-				const conversations = await Promise.all(stale.map(async ({ conversation, membership }) => {
-					const listed = since[conversation.id] !== undefined;
-					const page = await call(ctx, "repo.messages.list", {
-						conversationId: conversation.id,
-						afterSeq: listed ? since[conversation.id] : undefined,
-						limit: SYNC_PAGE,
-						lastSeq: conversation.lastSeq
-					});
-					return {
-						conversationId: conversation.id,
-						lastSeq: conversation.lastSeq,
-						readSeq: membership.readSeq,
-						unreadCount: Math.max(0, conversation.lastSeq - membership.readSeq),
-						...page
-					};
-				}));
-				return { conversations };
+				if (cursor !== undefined) parseSyncCursor(cursor);
+				return this.admitSync(ctx.meta.userId, () => this.actions.buildSync(ctx.params, { parentCtx: ctx }));
+			}
+		},
+
+		/** The work of one sync answer, behind a bulkhead so a node builds a bounded number at once. */
+		buildSync: {
+			visibility: "private",
+			bulkhead: { enabled: true, concurrency: SYNC_CONCURRENCY, maxQueueSize: SYNC_QUEUE },
+			params: { since: sinceRule, cursor: cursorRule },
+			handler(this: MessagesThis, ctx: AuthedContext<SyncParams>): Promise<SyncReply> {
+				return this.buildSync(ctx);
 			}
 		}
 	},
 
 	methods: {
+		/** Runs a sync unless the user already has SYNC_PER_USER running on this node. */
+		async admitSync<T>(this: MessagesThis, userId: string, run: () => Promise<T>): Promise<T> {
+			const limit = getConfig().syncPerUser;
+			const running = this.syncsRunning.get(userId) ?? 0;
+			if (running >= limit) {
+				fail("RATE_LIMITED", `At most ${limit} syncs at once per user; retry when one has answered`, { retryAfter: 1, limit });
+			}
+			this.syncsRunning.set(userId, running + 1);
+			try {
+				return await run();
+			} finally {
+				const left = (this.syncsRunning.get(userId) ?? 1) - 1;
+				if (left > 0) this.syncsRunning.set(userId, left);
+				else this.syncsRunning.delete(userId);
+			}
+		},
+
+		async buildSync(this: MessagesThis, ctx: AuthedContext<SyncParams>): Promise<SyncReply> {
+			const { syncMaxConversations, pageMaxBytes } = getConfig();
+			const userId = ctx.meta.userId;
+			const after = ctx.params.cursor === undefined ? "" : parseSyncCursor(ctx.params.cursor);
+			const { conversations, resumeAfter } = await collectSyncPage({
+				conversationsAfter: (afterId, limit) => call(ctx, "repo.conversations.listForUserById", { userId, afterId, limit }),
+				messages: params => call(ctx, "repo.messages.list", params)
+			}, ctx.params.since ?? {}, after, {
+				maxConversations: syncMaxConversations,
+				maxBytes: pageMaxBytes,
+				maxVisited: SYNC_SINCE_MAX,
+				perConversation: SYNC_PAGE,
+				readBatch: SYNC_READ_BATCH
+			});
+			return { conversations, nextCursor: resumeAfter === null ? null : syncCursor(resumeAfter) };
+		},
+
 		/** Delivery runs after the answer: the message is stored, a client that misses the push catches up by sync. */
 		deliver(this: MessagesThis, ctx: AuthedContext<unknown>, message: Message) {
 			call(ctx, "delivery.message", { message, exceptSocketId: ctx.meta.socketId })
@@ -136,15 +187,28 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 		}
 	},
 
-	/** Admission and deadline of the send path come from config, read when the service is built. */
+	/**
+	 * Admission and deadline of the send path come from config, read when the service is built.
+	 * Waiting sends queue per user and free slots go round the users, so one user's burst delays
+	 * only that user (RATE_LIMITED past SEND_QUEUE_PER_USER, OVERLOADED past SEND_QUEUE).
+	 */
 	merged(this: MessagesThis, schema: ServiceSchema) {
-		const { sendConcurrency, sendQueue, sendTimeoutMs } = getConfig();
+		const { sendConcurrency, sendQueue, sendQueuePerUser, sendTimeoutMs } = getConfig();
 		const actions = schema.actions as Record<string, object>;
 		actions.send = {
 			...actions.send,
 			timeout: sendTimeoutMs,
-			bulkhead: { enabled: true, concurrency: sendConcurrency, maxQueueSize: sendQueue }
+			fairBulkhead: {
+				concurrency: sendConcurrency,
+				maxQueueSize: sendQueue,
+				maxQueuePerKey: sendQueuePerUser,
+				key: (ctx: Context<unknown, AuthMeta>) => ctx.meta.userId
+			}
 		};
+	},
+
+	created(this: MessagesThis) {
+		this.syncsRunning = new Map();
 	}
 };
 

@@ -1,5 +1,5 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { Op } from "sequelize";
+import { literal, Op } from "sequelize";
 import { parseConversationId } from "../../lib/conversation-id";
 import { isUniqueViolation } from "../../lib/db/database";
 import { toConversation, toMembership } from "../../lib/db/models";
@@ -8,11 +8,20 @@ import { createDbMixin, DbThis } from "../../mixins/db.mixin";
 import { createEntityReadsMixin } from "../../mixins/entity-reads.mixin";
 import { forgetMembers, MEMBERS_CHANGED_EVENT, rolePattern } from "./membership-cache";
 
-type ConversationsRepoThis = Service & DbThis;
+type ConversationsRepoThis = Service & DbThis & {
+	pairWithConversations(memberships: Membership[]): Promise<ConversationWithMembership[]>;
+};
 
 export interface ConversationWithMembership {
 	conversation: Conversation;
 	membership: Membership;
+}
+
+export interface ListForUserParams {
+	userId: string;
+	/** Where the previous page ended: its last conversation's updatedAt and id. */
+	before?: { updatedAt: string; id: string };
+	limit: number;
 }
 
 /** Conversations and their members: who is in what, and how far each member has read. */
@@ -120,22 +129,61 @@ const ConversationsRepoService: ServiceSchema<ServiceSettingSchema, Conversation
 			}
 		},
 
-		/** The user's conversations, most recent activity first. */
+		/**
+		 * A page of the user's conversations, most recent activity first: the `limit` after
+		 * `before` (the last row of the previous page) in (updated_at desc, id) order.
+		 */
 		listForUser: {
 			visibility: "public",
-			params: { userId: "string" },
-			async handler(this: ConversationsRepoThis, ctx: Context<{ userId: string }>): Promise<ConversationWithMembership[]> {
-				const memberships = (await this.db.models.Member.findAll({ where: { user_id: ctx.params.userId } })).map(toMembership);
-				if (memberships.length === 0) return [];
+			params: {
+				userId: "string",
+				before: { type: "object", optional: true, props: { updatedAt: "string", id: "string" } },
+				limit: { type: "number", integer: true, positive: true }
+			},
+			async handler(this: ConversationsRepoThis, ctx: Context<ListForUserParams>): Promise<ConversationWithMembership[]> {
+				const { userId, before, limit } = ctx.params;
+				const memberOf = literal(`(SELECT conversation_id FROM conversation_members WHERE user_id = ${this.db.sequelize.escape(userId)})`);
+				const after = before && {
+					[Op.or]: [
+						{ updated_at: { [Op.lt]: new Date(before.updatedAt) } },
+						{ updated_at: new Date(before.updatedAt), id: { [Op.gt]: before.id } }
+					]
+				};
 				const rows = await this.db.models.Conversation.findAll({
-					where: { id: { [Op.in]: memberships.map(m => m.conversationId) } },
-					order: [["updated_at", "DESC"], ["id", "ASC"]]
+					where: { id: { [Op.in]: memberOf }, ...after },
+					order: [["updated_at", "DESC"], ["id", "ASC"]],
+					limit
 				});
+				const conversations = rows.map(toConversation);
+				if (conversations.length === 0) return [];
+				const memberships = (await this.db.models.Member.findAll({
+					where: { user_id: userId, conversation_id: { [Op.in]: conversations.map(c => c.id) } }
+				})).map(toMembership);
 				const byConversation = new Map(memberships.map(m => [m.conversationId, m]));
-				return rows.map(row => {
-					const conversation = toConversation(row);
-					return { conversation, membership: byConversation.get(conversation.id)! };
+				// A conversation left between the two reads drops out of the page.
+				return conversations.flatMap(conversation => {
+					const membership = byConversation.get(conversation.id);
+					return membership ? [{ conversation, membership }] : [];
 				});
+			}
+		},
+
+		/** A page of the user's conversations in ID order: the `limit` whose IDs follow `afterId`. */
+		listForUserById: {
+			visibility: "public",
+			params: {
+				userId: "string",
+				afterId: { type: "string", optional: true },
+				limit: { type: "number", integer: true, positive: true }
+			},
+			async handler(this: ConversationsRepoThis, ctx: Context<{ userId: string; afterId?: string; limit: number }>): Promise<ConversationWithMembership[]> {
+				const { userId, afterId, limit } = ctx.params;
+				const memberships = (await this.db.models.Member.findAll({
+					where: { user_id: userId, ...(afterId !== undefined ? { conversation_id: { [Op.gt]: afterId } } : {}) },
+					order: [["conversation_id", "ASC"]],
+					limit
+				})).map(toMembership);
+				return this.pairWithConversations(memberships);
 			}
 		},
 
@@ -152,6 +200,19 @@ const ConversationsRepoService: ServiceSchema<ServiceSettingSchema, Conversation
 				const row = await this.db.models.Member.findOne({ where });
 				return row ? toMembership(row).readSeq : null;
 			}
+		}
+	},
+
+	methods: {
+		/** Each membership with its conversation, in the memberships' order, with one read. */
+		async pairWithConversations(this: ConversationsRepoThis, memberships: Membership[]): Promise<ConversationWithMembership[]> {
+			if (memberships.length === 0) return [];
+			const rows = await this.db.models.Conversation.findAll({ where: { id: { [Op.in]: memberships.map(m => m.conversationId) } } });
+			const byId = new Map(rows.map(row => [String(row.get("id")), toConversation(row)]));
+			return memberships.flatMap(membership => {
+				const conversation = byId.get(membership.conversationId);
+				return conversation ? [{ conversation, membership }] : [];
+			});
 		}
 	},
 

@@ -5,6 +5,7 @@ import { getConfig } from "../../lib/config";
 import { AppendResult, MessageWriter, NewMessage } from "../../lib/db/message-writer";
 import { toMessage } from "../../lib/db/models";
 import { fail } from "../../lib/errors";
+import { messageBytes, PageBudget } from "../../lib/page-budget";
 import { HotMessageCache } from "../../lib/state/hot-message-cache";
 import type { Message } from "../../lib/types";
 import { createDbMixin, DbThis } from "../../mixins/db.mixin";
@@ -16,7 +17,7 @@ type MessagesRepoThis = Service & DbThis & StateThis & {
 	hot: HotMessageCache;
 	lastCacheWarning: number;
 	lastSeqOf(conversationId: string): Promise<number>;
-	listFromDatabase(params: ListMessagesParams): Promise<MessagePage>;
+	listFromDatabase(params: ListMessagesParams): Promise<SizedPage>;
 	cacheWritten(messages: Message[]): void;
 };
 
@@ -27,6 +28,10 @@ export interface ListMessagesParams {
 	limit: number;
 	/** The conversation's last seq, when the caller has just read it from SQL. */
 	lastSeq?: number;
+	/** Fewer messages, hasMore true, past this many bytes of their JSON (PAGE_MAX_BYTES; see PageBudget). */
+	maxBytes: number;
+	/** A first message larger than maxBytes is left out instead of sent alone (the page is then empty, hasMore true). */
+	allowEmpty?: boolean;
 }
 
 export interface MessagePage {
@@ -34,13 +39,28 @@ export interface MessagePage {
 	hasMore: boolean;
 }
 
+/** A page and its size, so a caller filling one reply from several pages knows what is left. */
+export interface SizedPage extends MessagePage {
+	bytes: number;
+}
+
 /**
  * Room kept between committing a message and the caller's deadline, for the answer to travel
  * back: a send the caller already gave up on must never be found stored later.
  */
 const COMMIT_MARGIN_MS = 100;
+/**
+ * Rows read from SQL at first, before their sizes are known: a page of large messages stops
+ * after one read instead of loading `limit` of them to keep a few.
+ */
+const FIRST_READ_ROWS = 64;
 /** A failing hot cache (Redis down) is worth a warning, not one per batch. */
 const CACHE_WARNING_INTERVAL_MS = 10_000;
+
+/** Pages are built in the order they are read; backward reads are turned to ascending seq here. */
+function sized(page: Message[], hasMore: boolean, budget: PageBudget, forward: boolean): SizedPage {
+	return { messages: forward ? page : page.reverse(), hasMore, bytes: budget.bytes };
+}
 
 /** The moment the caller of this context gives up: Moleculer passes the remaining timeout along. */
 function deadlineOf(ctx: Context & { startHrTime?: [number, number] }): number {
@@ -80,7 +100,8 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 		/**
 		 * A page of history in seq order. With afterSeq it reads forward from there (catch-up);
 		 * otherwise it reads back from beforeSeq, or from the newest message. Served from the hot
-		 * cache only when the cache holds the whole page up to the last seq SQL knows.
+		 * cache only when the cache holds the whole page up to the last seq SQL knows. Either way
+		 * the page stops at maxBytes (hasMore: true).
 		 */
 		list: {
 			visibility: "public",
@@ -89,9 +110,11 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 				beforeSeq: { type: "number", integer: true, optional: true },
 				afterSeq: { type: "number", integer: true, optional: true },
 				limit: { type: "number", integer: true, positive: true },
-				lastSeq: { type: "number", integer: true, min: 0, optional: true }
+				lastSeq: { type: "number", integer: true, min: 0, optional: true },
+				maxBytes: { type: "number", integer: true, positive: true },
+				allowEmpty: { type: "boolean", optional: true }
 			},
-			async handler(this: MessagesRepoThis, ctx: Context<ListMessagesParams>): Promise<MessagePage> {
+			async handler(this: MessagesRepoThis, ctx: Context<ListMessagesParams>): Promise<SizedPage> {
 				const { conversationId, beforeSeq } = ctx.params;
 				if (!this.hot.enabled) return this.listFromDatabase(ctx.params);
 				const lastSeq = ctx.params.lastSeq ?? (await this.lastSeqOf(conversationId));
@@ -101,7 +124,7 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 				const upper = Math.min(lastSeq, beforeSeq !== undefined ? beforeSeq - 1 : lastSeq);
 				if (this.hot.covers(lastSeq, upper)) {
 					// The newest window was incomplete (a new, flushed or rewound cache): load it again.
-					const newest = await this.listFromDatabase({ conversationId, limit: this.hot.size });
+					const newest = await this.listFromDatabase({ conversationId, limit: this.hot.size, maxBytes: Infinity });
 					this.cacheWritten(newest.messages);
 				}
 				return page;
@@ -130,21 +153,34 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 			return Number((row as unknown as { last_seq: unknown }).last_seq);
 		},
 
-		async listFromDatabase(this: MessagesRepoThis, params: ListMessagesParams): Promise<MessagePage> {
+		/**
+		 * Reads in rounds until the page is full, the budget spent or the range ends: first a few
+		 * rows, then as many more as the budget and the limit still allow at the sizes seen so far.
+		 */
+		async listFromDatabase(this: MessagesRepoThis, params: ListMessagesParams): Promise<SizedPage> {
 			const { conversationId, beforeSeq, afterSeq, limit } = params;
-			const seq: Record<symbol, number> = {};
-			if (afterSeq !== undefined) seq[Op.gt] = afterSeq;
-			if (beforeSeq !== undefined) seq[Op.lt] = beforeSeq;
-			const where: WhereOptions = { conversation_id: conversationId, ...(Object.getOwnPropertySymbols(seq).length ? { seq } : {}) };
 			const forward = afterSeq !== undefined;
-			const rows = await this.db.models.Message.findAll({
-				where,
-				order: [["seq", forward ? "ASC" : "DESC"]],
-				limit: limit + 1
-			});
-			const hasMore = rows.length > limit;
-			const page = rows.slice(0, limit).map(toMessage);
-			return { messages: forward ? page : page.reverse(), hasMore };
+			const budget = new PageBudget(params.maxBytes, params.allowEmpty);
+			const page: Message[] = [];
+			// The exclusive bounds still to read: the end the page grows from moves past every row read.
+			let [after, before] = [afterSeq, beforeSeq];
+			let rows = Math.min(limit + 1, FIRST_READ_ROWS);
+			for (;;) {
+				const seq = { ...(after !== undefined ? { [Op.gt]: after } : {}), ...(before !== undefined ? { [Op.lt]: before } : {}) };
+				const where: WhereOptions = { conversation_id: conversationId, ...(Object.getOwnPropertySymbols(seq).length ? { seq } : {}) };
+				const found = await this.db.models.Message.findAll({ where, order: [["seq", forward ? "ASC" : "DESC"]], limit: rows });
+				for (const row of found) {
+					const message = toMessage(row);
+					// A row past the limit or the budget only proves there is more.
+					if (page.length === limit || !budget.take(messageBytes(message))) return sized(page, true, budget, forward);
+					page.push(message);
+					if (forward) after = message.seq;
+					else before = message.seq;
+				}
+				if (found.length < rows) return sized(page, false, budget, forward);
+				const average = budget.bytes / page.length;
+				rows = Math.min(limit + 1 - page.length, Math.ceil((budget.maxBytes - budget.bytes) / average) + 1);
+			}
 		},
 
 		/** The cache only speeds reads up: a failure to write it is logged and changes nothing else. */

@@ -119,11 +119,11 @@ describe("realtime messaging over Socket.IO", () => {
 			const everything = await back.timeout(10000).emitWithAck("sync");
 			expect(everything.ok).toBe(true);
 			const upToDate = await emitAck(back, "sync", { since: { [groupConversation]: 21, world: 1e9 } });
-			expect(upToDate).toEqual({ ok: true, conversations: [] });
+			expect(upToDate).toEqual({ ok: true, conversations: [], nextCursor: null });
 		}
 	});
 
-	test("sync pages: at most 200 messages per conversation, with hasMore", async () => {
+	test("sync pages: at most 200 messages per conversation, with hasMore; the next page opens with that conversation again", async () => {
 		const [gina, hank] = [await register(api, "gina"), await register(api, "hank")];
 		const id = await direct(gina, hank);
 		for (let i = 0; i < 205; i++) await gina.api.post(`/api/v1/conversations/${id}/messages`, { clientMsgId: `page-${i}`, type: "text", content: `p${i}` });
@@ -133,9 +133,11 @@ describe("realtime messaging over Socket.IO", () => {
 		expect(entry.messages).toHaveLength(200);
 		expect(entry.messages[0].seq).toBe(1);
 		expect(entry.hasMore).toBe(true);
-		const rest = await emitAck(socket, "sync", { since: { [id]: 200, world: 1e9 } });
+		expect(first.nextCursor).toEqual(expect.any(String));
+		const rest = await emitAck(socket, "sync", { since: { [id]: 200, world: 1e9 }, cursor: first.nextCursor });
 		expect(rest.conversations[0].messages.map((m: Message) => m.seq)).toEqual([201, 202, 203, 204, 205]);
 		expect(rest.conversations[0].hasMore).toBe(false);
+		expect(rest.nextCursor).toBeNull();
 	});
 
 	test("bad sends get an error ack and store nothing", async () => {
@@ -144,7 +146,7 @@ describe("realtime messaging over Socket.IO", () => {
 		const m = await open(mallory);
 		const i = await open(ivan);
 		const cases: Array<[Socket, unknown, string]> = [
-			[m, { conversationId: id, clientMsgId: "x1", type: "text", content: "sneak" }, "NOT_MEMBER"],
+			[m, { conversationId: id, clientMsgId: "x1", type: "text", content: "sneak" }, "CONVERSATION_NOT_FOUND"],
 			[i, { conversationId: "group_424242", clientMsgId: "x2", type: "text", content: "void" }, "CONVERSATION_NOT_FOUND"],
 			[i, { conversationId: id, type: "text", content: "no id" }, "INVALID_INPUT"],
 			[i, { conversationId: id, clientMsgId: "x3", type: "text", content: "x".repeat(1025) }, "MESSAGE_TOO_LARGE"],

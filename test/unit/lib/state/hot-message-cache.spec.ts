@@ -1,3 +1,4 @@
+import { messageBytes, PageBudget } from "../../../../lib/page-budget";
 import { HotMessageCache, HotQuery } from "../../../../lib/state/hot-message-cache";
 import { MemoryStateStore } from "../../../../lib/state/memory-state-store";
 import type { Message } from "../../../../lib/types";
@@ -7,17 +8,27 @@ const message = (seq: number): Message => ({
 });
 const upTo = (n: number) => Array.from({ length: n }, (_, i) => message(i + 1));
 
-/** What the database would answer for the same query over `all`. */
-function reference(all: Message[], { beforeSeq, afterSeq, limit }: HotQuery) {
+/** What the database would answer for the same query over `all`: the page, cut to its byte budget from its far end. */
+function reference(all: Message[], { beforeSeq, afterSeq, limit, maxBytes = Infinity, allowEmpty }: HotQuery) {
 	const inRange = all.filter(m => (afterSeq === undefined || m.seq > afterSeq) && (beforeSeq === undefined || m.seq < beforeSeq));
-	if (afterSeq !== undefined) return { messages: inRange.slice(0, limit), hasMore: inRange.length > limit };
-	return { messages: inRange.slice(-limit), hasMore: inRange.length > limit };
+	const forward = afterSeq !== undefined;
+	const page = forward ? inRange.slice(0, limit) : inRange.slice(-limit).reverse();
+	const budget = new PageBudget(maxBytes, allowEmpty);
+	const kept: Message[] = [];
+	for (const m of page) {
+		if (!budget.take(messageBytes(m))) break;
+		kept.push(m);
+	}
+	return { messages: forward ? kept : kept.reverse(), hasMore: kept.length < page.length || inRange.length > limit, bytes: budget.bytes };
 }
 
 const QUERIES: HotQuery[] = [
 	{ limit: 3 }, { limit: 50 }, { afterSeq: 0, limit: 4 }, { afterSeq: 7, limit: 2 }, { afterSeq: 9, limit: 5 },
 	{ afterSeq: 10, limit: 5 }, { beforeSeq: 9, limit: 2 }, { beforeSeq: 2, limit: 5 }, { beforeSeq: 1, limit: 5 },
-	{ afterSeq: 3, beforeSeq: 7, limit: 10 }, { afterSeq: 20, limit: 5 }
+	{ afterSeq: 3, beforeSeq: 7, limit: 10 }, { afterSeq: 20, limit: 5 },
+	// A message here is about 150 bytes of JSON: these budgets cut pages short.
+	{ limit: 50, maxBytes: 400 }, { afterSeq: 0, limit: 50, maxBytes: 400 }, { beforeSeq: 9, limit: 5, maxBytes: 310 },
+	{ afterSeq: 2, limit: 5, maxBytes: 1 }, { limit: 5, maxBytes: 1, allowEmpty: true }, { afterSeq: 9, limit: 5, maxBytes: 1 }
 ];
 
 describe("HotMessageCache", () => {
@@ -29,10 +40,24 @@ describe("HotMessageCache", () => {
 		expect(cache.misses).toBe(0);
 	});
 
+	test("a byte budget keeps the oldest messages of a forward page and the newest of a backward one, at least one", async () => {
+		const cache = new HotMessageCache(new MemoryStateStore(), 300);
+		const all = upTo(10);
+		await cache.add(all);
+		const two = messageBytes(all[0]) + messageBytes(all[1]);
+		const forward = await cache.read("c", { afterSeq: 0, limit: 10, maxBytes: two }, 10);
+		expect(forward).toEqual({ messages: all.slice(0, 2), hasMore: true, bytes: two });
+		const backward = await cache.read("c", { limit: 10, maxBytes: two + 10 }, 10);
+		expect(backward?.messages.map(m => m.seq)).toEqual([9, 10]);
+		expect(backward?.hasMore).toBe(true);
+		expect((await cache.read("c", { limit: 10, maxBytes: 1 }, 10))?.messages.map(m => m.seq)).toEqual([10]);
+		expect(await cache.read("c", { limit: 10, maxBytes: 1, allowEmpty: true }, 10)).toEqual({ messages: [], hasMore: true, bytes: 0 });
+	});
+
 	test("an empty conversation answers without a read", async () => {
 		const cache = new HotMessageCache(new MemoryStateStore(), 300);
-		expect(await cache.read("c", { limit: 10 }, 0)).toEqual({ messages: [], hasMore: false });
-		expect(await cache.read("c", { afterSeq: 0, limit: 10 }, 0)).toEqual({ messages: [], hasMore: false });
+		expect(await cache.read("c", { limit: 10 }, 0)).toEqual({ messages: [], hasMore: false, bytes: 0 });
+		expect(await cache.read("c", { afterSeq: 0, limit: 10 }, 0)).toEqual({ messages: [], hasMore: false, bytes: 0 });
 	});
 
 	test("a set that lost its newest messages (flushed, restored from an old snapshot) misses instead of hiding them", async () => {

@@ -2,7 +2,9 @@ import type { BrokerOptions } from "moleculer";
 import { RedisCacher } from "./lib/cache/redis-cacher";
 import { createChannelsMiddleware } from "./lib/channels";
 import type { Config } from "./lib/config";
+import { SafeValidator } from "./lib/validator";
 import { ChannelRetryMiddleware } from "./middlewares/channel-retry.middleware";
+import { FairBulkheadMiddleware } from "./middlewares/fair-bulkhead.middleware";
 
 /**
  * Broker options, every one named. The embedded default runs all services in one process with
@@ -29,11 +31,11 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 		registry: { strategy: "RoundRobin", preferLocal: true },
 		circuitBreaker: { enabled: false },
 		bulkhead: { enabled: false },
-		validator: true,
+		validator: new SafeValidator(),
 		metrics: { enabled: false },
 		tracing: { enabled: false },
-		// Moleculer's Middleware type has no room for the `name` both middlewares carry.
-		middlewares: [ChannelRetryMiddleware(), createChannelsMiddleware(config)] as unknown as BrokerOptions["middlewares"],
+		// Moleculer's Middleware type has no room for the `name` these middlewares carry.
+		middlewares: [ChannelRetryMiddleware(), createChannelsMiddleware(config), FairBulkheadMiddleware()] as unknown as BrokerOptions["middlewares"],
 		replCommands: null
 	};
 }

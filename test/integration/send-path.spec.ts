@@ -36,7 +36,7 @@ describe("the send path: one call, group commit, seqs from SQL", () => {
 
 	beforeAll(async () => {
 		// 600 sends arrive at once here: room for all of them, so this suite tests storing, not admission.
-		gochat = await startGoChat({ SEND_QUEUE: "1000" });
+		gochat = await startGoChat({ SEND_QUEUE: "1000", SEND_QUEUE_PER_USER: "1000" });
 		api = new Api(gochat.baseUrl);
 	});
 	afterEach(() => closeAll(sockets.splice(0)));

@@ -66,12 +66,22 @@ function goChatApi(baseUrl: string): Omit<Target, "name" | "pid" | "stop"> {
 	};
 }
 
+/**
+ * The bench measures capacity, not the per-client limits: its thousands of users all sign up,
+ * connect and send from one address. Set any of these in the environment to bench with limits.
+ */
+const UNLIMITED_CLIENTS = {
+	SIGNUP_RATE: "off", LOGIN_RATE: "off", SEND_RATE_SOCKET: "off", SEND_RATE_USER: "off", SOCKET_EVENT_RATE: "off",
+	SOCKETS_PER_ADDRESS: "1000000", SEND_QUEUE_PER_USER: "1000000"
+};
+
 /** Starts GoChat from the build on a free port, on a throwaway SQLite file unless DATABASE_URL is set. */
 export async function startGoChat(env: Record<string, string> = {}): Promise<Target> {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gochat-bench-"));
 	let child: Child;
 	try {
 		child = await startChild("GoChat", path.resolve(__dirname, "../../server.js"), {
+			...UNLIMITED_CLIENTS,
 			...process.env,
 			LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
 			DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${path.join(dir, "bench.sqlite")}`,

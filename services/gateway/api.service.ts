@@ -5,12 +5,20 @@ import { call } from "../../lib/actions";
 import { clientAddress } from "../../lib/client-address";
 import { getConfig } from "../../lib/config";
 import { fail, toHttpError } from "../../lib/errors";
+import { declaredFieldsOnly, ParamsSchema } from "../../lib/payload-shape";
 import type { AuthMeta } from "../../lib/types";
+import type { GatewayLimits } from "./gateway-limits";
 import { requestHygiene } from "./request-hygiene";
 import { createSocketGatewayMixin } from "./socket-gateway.mixin";
 
-type ApiThis = Service & { server: import("http").Server };
-type Request = IncomingMessage & { $action?: { name: string } };
+type ApiThis = Service & { server: import("http").Server; limits: GatewayLimits };
+type Request = IncomingMessage & { $action?: { name: string; params?: ParamsSchema }; $params?: Record<string, unknown> };
+
+/**
+ * How often Node looks for requests past their header or whole-request timeout. Its default, 30 s,
+ * would let a trickled body live that much longer than HTTP_REQUEST_TIMEOUT_MS.
+ */
+const CONNECTIONS_CHECK_MS = 1000;
 
 /** Actions that answer 201 Created, with the Location of what they made, when they made something. */
 const CREATED: Record<string, (data: any) => string | null> = {
@@ -44,7 +52,9 @@ const AUTHENTICATED_ALIASES = {
 	"POST /groups/:id/members": "groups.addMembers",
 	"DELETE /groups/:id/members/:userId": "groups.removeMember",
 	"PATCH /groups/:id/members/:userId": "groups.setRole",
-	"POST /groups/:id/leave": "groups.leave"
+	"POST /groups/:id/leave": "groups.leave",
+	"POST /groups/:id/block": "groups.block",
+	"DELETE /groups/:id/block": "groups.unblock"
 };
 
 /** What must be reachable before this gateway can answer every route (and every socket event). */
@@ -69,8 +79,12 @@ function jsonRoute(name: string, aliases: Record<string, string>, authorization:
 		aliases,
 		bodyParsers: { json: { limit: bodyLimit(), strict: true }, urlencoded: false },
 		use: [requestHygiene],
-		/** Limits count per client address: auth's throttles and sign-up limits read it from meta. */
-		onBeforeCall(ctx: Context<unknown, AuthMeta>, _route: unknown, req: IncomingMessage) {
+		/**
+		 * Only the fields the action declares go on (remote actions carry their schema in the registry).
+		 * Limits count per client address: auth's throttles and sign-up limits read it from meta.
+		 */
+		onBeforeCall(ctx: Context<unknown, AuthMeta>, _route: unknown, req: Request) {
+			if (req.$params) req.$params = declaredFieldsOnly(req.$params, req.$action?.params);
 			ctx.meta.clientAddress = clientAddress(req, getConfig().trustProxyHops);
 		},
 		onAfterCall(ctx: Context<unknown, { $statusCode?: number; $location?: string }>, _route: unknown, req: Request, _res: ServerResponse, data: unknown) {
@@ -96,6 +110,8 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 	settings: {
 		port: 3000,
 		ip: "0.0.0.0",
+		// Set from HTTP_REQUEST_TIMEOUT_MS when the service is created; moleculer-web's default is 300 s.
+		requestTimeout: 15_000,
 		routes: [
 			jsonRoute("public", PUBLIC_ALIASES, false),
 			jsonRoute("authenticated", AUTHENTICATED_ALIASES, true),
@@ -167,17 +183,26 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 			const claims = await call(ctx, "auth.resolveToken", { token: match[1] });
 			ctx.meta.userId = claims.userId;
 			ctx.meta.sessionId = claims.sessionId;
+			// REST sends share the user's send rate with their sockets on this node.
+			if ((req as Request).$action?.name === "messages.send") this.limits.admitSend(null, claims.userId);
 		}
 	},
 
+	/** moleculer-web made the server already; slow clients get seconds, not minutes, to send a request. */
 	created(this: ApiThis) {
-		this.settings.port = getConfig().port;
+		const config = getConfig();
+		this.settings.port = config.port;
+		this.settings.ip = config.host;
+		this.server.requestTimeout = config.httpRequestTimeoutMs;
+		this.server.headersTimeout = Math.min(config.httpHeadersTimeoutMs, config.httpRequestTimeoutMs);
+		// Read when the server starts listening; @types/node does not list it.
+		(this.server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = CONNECTIONS_CHECK_MS;
 	},
 
 	started(this: ApiThis) {
 		const address = this.server.address();
 		const port = typeof address === "object" && address ? address.port : this.settings.port;
-		this.logger.info(`GoChat is listening on http://localhost:${port} (REST under /api/v1)`);
+		this.logger.info(`GoChat is listening on http://${this.settings.ip}:${port} (REST under /api/v1)`);
 	}
 };
 

@@ -1,115 +1,61 @@
-import type { Context, Service, ServiceSchema } from "moleculer";
+import type { Context, Service, ServiceBroker, ServiceSchema } from "moleculer";
 import SocketIOService from "moleculer-io";
-import type { Server, Socket } from "socket.io";
 import type { ActionMap } from "../../lib/actions";
+import { clientAddress } from "../../lib/client-address";
 import { getConfig } from "../../lib/config";
 import { GoChatError, toHttpError } from "../../lib/errors";
+import { declaredFieldsOnly, ParamsSchema } from "../../lib/payload-shape";
 import type { Push } from "../../lib/push-coalescer";
 import { pushListRule } from "../logic/delivery.service";
+import { CUT_OFF_SECONDS, GatewayLimits } from "./gateway-limits";
+import { CLIENT_EVENTS, isClientEvent, tokenExpiresAt, unknownEvent } from "./socket-events";
+import type { GatewaySocket, SocketGatewayThis, SocketUser, SyncReason } from "./socket-types";
 
-/** What a connected socket carries: who it is, and the login session it belongs to. */
-interface SocketUser {
-	userId: string;
-	sessionId: string;
-}
-
-interface SocketData extends Partial<SocketUser> {
-	/** When this socket last sent a typing notice, per conversation. */
-	typingAt?: Map<unknown, number>;
-	/** A `sync:required` waiting for its turn in a spread-out wave. */
-	syncTimer?: NodeJS.Timeout;
-}
-
-/** Why a gateway tells its sockets to `sync`: it may have missed pushes for them. */
-export type SyncReason = "presence-lost" | "transporter-reconnected" | "node-lost";
+export type { SocketGatewayThis, SyncReason } from "./socket-types";
 
 type PresenceCheckpoint = ActionMap["repo.presence.checkpoint"]["result"];
-type GatewaySocket = Socket & { $service: SocketGatewayThis; data: SocketData };
-type Ack = (reply: unknown) => void;
 
-export interface SocketGatewayThis extends Service {
-	io: Server;
-	socketsByUser: Map<string, Set<GatewaySocket>>;
-	socketsBySession: Map<string, Set<GatewaySocket>>;
-	heartbeatTimer?: NodeJS.Timeout;
-	checkTimer?: NodeJS.Timeout;
-	pushesReceived: number;
-	/** The mark of the last checkpoint; null until the first one succeeded. */
-	presenceMark: string | null;
-	/** A presence write or check failed: this node's entries may be missing until written again. */
-	presenceSuspect: boolean;
-	/** Sockets must be told to sync once presence is known good again. */
-	pendingSync: SyncReason | null;
-	presenceCheck: Promise<void> | null;
-	onConnected(socket: GatewaySocket): Promise<void>;
-	onDisconnected(socket: GatewaySocket): Promise<void>;
-	heartbeat(): Promise<void>;
-	checkPresence(): Promise<void>;
-	runPresenceCheck(): Promise<void>;
-	presenceFailed(why: string): void;
-	askToSync(reason: SyncReason): void;
-	callAs(socket: GatewaySocket, action: string, params: unknown): Promise<any>;
-}
-
-/** A client may send one typing notice per conversation this often; faster ones are dropped. */
-export const TYPING_INTERVAL_MS = 1000;
 const HEARTBEAT_CHUNK = 1000;
 /** How often a gateway checks that presence still holds its entries (see repo.presence.checkpoint). */
 const PRESENCE_CHECK_MS = 1000;
 /** A wave of `sync:required` is spread over 1 ms per socket, at most this long, so syncs do not all land at once. */
 const SYNC_SPREAD_MAX_MS = 5000;
+/** Time a client has, after the transport opened, to complete the handshake (Socket.IO's default is 45 s). */
+const CONNECT_TIMEOUT_MS = 10_000;
 /** Services whose node, if it vanishes, may take pushes in flight to this gateway with it. */
 const PUSHING_SERVICES = new Set(["delivery", "messages", "conversations", "presence", "task.fanout"]);
 const userRoom = (userId: string) => `user:${userId}`;
 
-/**
- * One handler per client event: calls the logic action as the socket's user and acks
- * `{ok: true, ...result}` or `{ok: false, error: {code, message}}`, the REST error shape.
- */
-function clientEvent(action: string) {
-	return async function (this: GatewaySocket, ...args: unknown[]) {
-		const respond = typeof args[args.length - 1] === "function" ? (args.pop() as Ack) : null;
-		// An event sent with only an ack (emit("sync", ack)) has an empty payload.
-		const payload = args[0] === undefined ? {} : args[0];
-		try {
-			if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
-				throw new GoChatError("INVALID_INPUT", "The event payload must be an object");
-			}
-			const result = await this.$service.callAs(this, action, payload);
-			respond?.({ ok: true, ...result });
-		} catch (err) {
-			const { status, body } = toHttpError(err);
-			if (status >= 500 && status !== 503) this.$service.logger.error(`Socket event for ${action} failed:`, err);
-			respond?.({ ok: false, error: body.error });
-		}
-	};
+/** The params an action declares, from the registry: remote actions carry their schema too. */
+function declaredParams(broker: ServiceBroker, action: string): ParamsSchema | undefined {
+	const registry = broker.registry as unknown as { getActionEndpoints(name: string): { endpoints: Array<{ action: { params?: ParamsSchema } }> } | undefined };
+	return registry.getActionEndpoints(action)?.endpoints[0]?.action.params;
 }
 
-/** Typing notices are throttled per socket and conversation before they reach logic. */
-function typingEvent(this: GatewaySocket, payload: unknown, ack?: unknown) {
-	const respond: Ack | null = typeof ack === "function" ? (ack as Ack) : null;
-	const conversationId = (payload as { conversationId?: unknown } | null)?.conversationId;
-	const last = (this.data.typingAt ??= new Map());
-	const now = Date.now();
-	if (last.has(conversationId) && now - last.get(conversationId)! < TYPING_INTERVAL_MS) {
-		respond?.({ ok: false, error: { code: "RATE_LIMITED", message: `At most one typing notice per ${TYPING_INTERVAL_MS} ms per conversation` } });
-		return;
-	}
-	last.set(conversationId, now);
-	return clientEvent("conversations.typing").call(this, payload, ack);
+function joinIndex(index: Map<string, Set<GatewaySocket>>, key: string, socket: GatewaySocket) {
+	const set = index.get(key) ?? new Set();
+	index.set(key, set.add(socket));
 }
 
-/** The events a client may send; anything else gets an error ack. */
-const CLIENT_EVENTS = new Set(["message:send", "conversation:read", "typing", "sync"]);
+function leaveIndex(index: Map<string, Set<GatewaySocket>>, key: string, socket: GatewaySocket) {
+	const set = index.get(key);
+	set?.delete(socket);
+	if (set?.size === 0) index.delete(key);
+}
 
-function unknownEvent(this: GatewaySocket, ...args: unknown[]) {
-	const respond = args.find(a => typeof a === "function") as Ack | undefined;
-	respond?.({ ok: false, error: { code: "ROUTE_NOT_FOUND", message: "No such event" } });
+/** A handshake refusal as Socket.IO sends it: `connect_error` with message "CODE: text" and data {code, message}. */
+function refusal(err: unknown): Error {
+	const { body } = toHttpError(err);
+	const refused = new Error(`${body.error.code}: ${body.error.message}`) as Error & { data: unknown };
+	refused.data = body.error;
+	return refused;
 }
 
 /**
  * The gateway's realtime face (moleculer-io, Socket.IO 4) on the HTTP server's port: the token is
- * checked at the handshake, each socket joins its user's room, the node reports its users to
+ * checked at the handshake (within the caps on sockets per user and per address) and the socket
+ * ends when it expires unless `auth:refresh` brought a fresher one; client events are in
+ * socket-events.ts. Each socket joins its user's room, the node reports its users to
  * presence (with a heartbeat), and `push` delivers events to the sockets this node holds.
  * When presence was lost or pushes to this node may have been, it writes its users again and
  * tells its sockets `sync:required`, once per incident.
@@ -120,18 +66,12 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 
 		settings: {
 			io: {
-				options: { serveClient: false, pingInterval: 25000, pingTimeout: 20000, maxHttpBufferSize: 1024 * 1024 },
+				options: { serveClient: false, pingInterval: 25000, pingTimeout: 20000, maxHttpBufferSize: 1024 * 1024, connectTimeout: CONNECT_TIMEOUT_MS },
 				namespaces: {
 					"/": {
 						authorization: true,
-						events: {
-							// moleculer-io's generic "call" event would expose every published action.
-							call: unknownEvent,
-							"message:send": clientEvent("messages.send"),
-							"conversation:read": clientEvent("conversations.markRead"),
-							typing: typingEvent,
-							sync: clientEvent("messages.sync")
-						}
+						// moleculer-io's generic "call" event would expose every published action.
+						events: { call: unknownEvent, ...CLIENT_EVENTS }
 					}
 				}
 			}
@@ -200,29 +140,69 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 		},
 
 		methods: {
-			/** Handshake: `auth: {token}`; a refusal's message says what was wrong. */
+			/**
+			 * Handshake: `auth: {token}`, within the caps on open sockets per client address and per
+			 * user; a refusal's message says what was wrong. The token's expiry is kept: the socket ends with it.
+			 */
 			async socketAuthorize(this: SocketGatewayThis, socket: GatewaySocket): Promise<SocketUser> {
 				const token = (socket.handshake.auth as { token?: unknown })?.token;
 				try {
 					if (typeof token !== "string" || token === "") {
 						throw new GoChatError("UNAUTHORIZED", "Connect with auth: {token: <accessToken>}");
 					}
+					const peer = { headers: socket.handshake.headers, socket: { remoteAddress: socket.handshake.address } };
+					const address = clientAddress(peer as Parameters<typeof clientAddress>[0], getConfig().trustProxyHops);
+					this.limits.sockets.checkAddress(address);
 					const claims = await this.broker.call<SocketUser, { token: string }>("auth.resolveToken", { token });
+					this.limits.checkNotCutOff(claims.userId);
+					const releaseSlot = this.limits.sockets.take(claims.userId, address);
+					// A handshake dropped before it connected never disconnects: its transport closing hands the slot back.
+					if (socket.conn.readyState === "closed") releaseSlot();
+					else socket.conn.once("close", releaseSlot);
+					socket.data.releaseSlot = releaseSlot;
 					socket.data.userId = claims.userId;
 					socket.data.sessionId = claims.sessionId;
+					socket.data.expiresAt = tokenExpiresAt(token);
 					return claims;
 				} catch (err) {
-					const { body } = toHttpError(err);
-					const refusal = new Error(`${body.error.code}: ${body.error.message}`) as Error & { data: unknown };
-					refusal.data = body.error;
-					throw refusal;
+					throw refusal(err);
 				}
 			},
 
-			async callAs(this: SocketGatewayThis, socket: GatewaySocket, action: string, params: unknown) {
-				return this.broker.call(action, params as object, {
+			/** Calls `action` as the socket's user with only the fields the action declares. */
+			async callAs(this: SocketGatewayThis, socket: GatewaySocket, action: string, params: Record<string, unknown>) {
+				return this.broker.call(action, declaredFieldsOnly(params, declaredParams(this.broker, action)), {
 					meta: { userId: socket.data.userId, sessionId: socket.data.sessionId, socketId: socket.id }
 				});
+			},
+
+			/** After `auth:refresh` with a token of another login of the same user: that session's logout ends the socket. */
+			moveToSession(this: SocketGatewayThis, socket: GatewaySocket, sessionId: string) {
+				if (socket.data.sessionId === sessionId) return;
+				leaveIndex(this.socketsBySession, socket.data.sessionId!, socket);
+				joinIndex(this.socketsBySession, sessionId, socket);
+				socket.data.sessionId = sessionId;
+			},
+
+			/** One timer per socket: when its token expires unrefreshed, the client is told why and disconnected. */
+			watchExpiry(this: SocketGatewayThis, socket: GatewaySocket) {
+				clearTimeout(socket.data.expiryTimer);
+				const { expiresAt } = socket.data;
+				if (expiresAt == null) return;
+				socket.data.expiryTimer = setTimeout(() => {
+					socket.emit("auth:expired", { code: "TOKEN_EXPIRED", message: "The access token has expired: refresh it, then connect again with the new one" });
+					socket.disconnect(true);
+				}, Math.max(0, expiresAt - Date.now()));
+				socket.data.expiryTimer.unref();
+			},
+
+			/** A socket that keeps sending past its limits: told why, disconnected, its user kept out for a while. */
+			cutOff(this: SocketGatewayThis, socket: GatewaySocket) {
+				if (!socket.connected) return;
+				this.limits.cutOff(socket.data.userId!);
+				this.logger.warn(`Socket ${socket.id} of user ${socket.data.userId} ignored its rate limits and was cut off`);
+				socket.emit("rate:exceeded", { code: "RATE_LIMITED", message: `Too many events refused; connect again in ${CUT_OFF_SECONDS} s and respect retryAfter` });
+				socket.disconnect(true);
 			},
 
 			async onConnected(this: SocketGatewayThis, socket: GatewaySocket) {
@@ -230,12 +210,12 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				const sessionId = socket.data.sessionId!;
 				socket.join(userRoom(userId));
 				socket.on("disconnect", () => this.onDisconnected(socket));
-				socket.onAny((event: string, ...args: unknown[]) => {
+				socket.onAny((event: unknown, ...args: unknown[]) => {
 					// "call" has its own refusing handler (it replaces moleculer-io's).
-					if (!CLIENT_EVENTS.has(event) && event !== "call") unknownEvent.apply(socket, args);
+					if (event !== "call" && !isClientEvent(event)) void unknownEvent.apply(socket, args);
 				});
-				const sessionSockets = this.socketsBySession.get(sessionId) ?? new Set();
-				this.socketsBySession.set(sessionId, sessionSockets.add(socket));
+				this.watchExpiry(socket);
+				joinIndex(this.socketsBySession, sessionId, socket);
 				const userSockets = this.socketsByUser.get(userId);
 				if (userSockets) {
 					userSockets.add(socket);
@@ -259,9 +239,9 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			async onDisconnected(this: SocketGatewayThis, socket: GatewaySocket) {
 				const { userId, sessionId } = socket.data as SocketUser;
 				clearTimeout(socket.data.syncTimer);
-				const sessionSockets = this.socketsBySession.get(sessionId);
-				sessionSockets?.delete(socket);
-				if (sessionSockets?.size === 0) this.socketsBySession.delete(sessionId);
+				clearTimeout(socket.data.expiryTimer);
+				socket.data.releaseSlot?.();
+				leaveIndex(this.socketsBySession, sessionId, socket);
 				const userSockets = this.socketsByUser.get(userId);
 				userSockets?.delete(socket);
 				if (!userSockets || userSockets.size > 0) return;
@@ -348,6 +328,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 
 		created(this: Service) {
 			const self = this as SocketGatewayThis;
+			self.limits = new GatewayLimits(getConfig());
 			self.socketsByUser = new Map();
 			self.socketsBySession = new Map();
 			self.pushesReceived = 0;
@@ -375,7 +356,12 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			if (self.checkTimer) clearInterval(self.checkTimer);
 			// A check still writing entries must not outlive the removal below.
 			await self.presenceCheck;
-			for (const set of self.socketsByUser.values()) for (const socket of set) clearTimeout(socket.data.syncTimer);
+			for (const set of self.socketsByUser.values()) {
+				for (const socket of set) {
+					clearTimeout(socket.data.syncTimer);
+					clearTimeout(socket.data.expiryTimer);
+				}
+			}
 			if (self.socketsByUser.size === 0) return;
 			self.socketsByUser.clear();
 			await self.broker.call("repo.presence.removeNode", { nodeId: self.broker.nodeID }).catch(() => undefined);

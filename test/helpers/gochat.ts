@@ -80,9 +80,11 @@ export async function startGoChat(env: Record<string, string> = {}, options: Sta
 		PORT: "0",
 		LOG_LEVEL: "warn",
 		BCRYPT_ROUNDS: "4",
-		// Suites create many users from one address; the abuse suites set these limits themselves.
+		// Suites create many users from one address and send bursts; the abuse suites set these limits themselves.
 		SIGNUP_RATE: "off",
 		LOGIN_RATE: "off",
+		SEND_RATE_SOCKET: "off",
+		SEND_RATE_USER: "off",
 		JWT_SECRET: joined?.jwtSecret ?? crypto.randomBytes(32).toString("hex"),
 		NODE_ID: `test-${process.pid}-${runId}`,
 		NAMESPACE: joined?.namespace ?? `test-${runId}`,

@@ -1,7 +1,8 @@
-import type { BrokerOptions } from "moleculer";
+import { BrokerOptions, ServiceBroker } from "moleculer";
 import { RedisCacher } from "./lib/cache/redis-cacher";
 import { createChannelsMiddleware } from "./lib/channels";
-import type { Config } from "./lib/config";
+import { Config, ConfigMiddleware } from "./lib/config";
+import { serviceFiles } from "./lib/service-files";
 import { SafeValidator } from "./lib/validator";
 import { ChannelRetryMiddleware } from "./middlewares/channel-retry.middleware";
 import { FairBulkheadMiddleware } from "./middlewares/fair-bulkhead.middleware";
@@ -35,7 +36,17 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 		metrics: { enabled: false },
 		tracing: { enabled: false },
 		// Moleculer's Middleware type has no room for the `name` these middlewares carry.
-		middlewares: [ChannelRetryMiddleware(), createChannelsMiddleware(config), FairBulkheadMiddleware()] as unknown as BrokerOptions["middlewares"],
+		middlewares: [ConfigMiddleware(config), ChannelRetryMiddleware(), createChannelsMiddleware(config), FairBulkheadMiddleware()] as unknown as BrokerOptions["middlewares"],
 		replCommands: null
 	};
+}
+
+/**
+ * The one way GoChat builds a broker (npm start, npm run dev and the tests): the options above,
+ * the caller's overrides (hot reload, a test transporter), and the services SERVICES selects.
+ */
+export function createBroker(config: Config, overrides: Partial<BrokerOptions> = {}): ServiceBroker {
+	const broker = new ServiceBroker({ ...createBrokerOptions(config), ...overrides });
+	for (const file of serviceFiles(config.services)) broker.loadService(file);
+	return broker;
 }

@@ -1,7 +1,5 @@
-import { ServiceBroker } from "moleculer";
-import { Config, ConfigError, getConfig } from "./lib/config";
-import { serviceFiles } from "./lib/service-files";
-import { createBrokerOptions } from "./moleculer.config";
+import { Config, ConfigError, loadConfig } from "./lib/config";
+import { createBroker } from "./moleculer.config";
 
 /**
  * Starts GoChat: the services SERVICES selects (all four roles by default) in one broker.
@@ -10,7 +8,7 @@ import { createBrokerOptions } from "./moleculer.config";
 async function main(argv: string[]): Promise<void> {
 	let config: Config;
 	try {
-		config = getConfig();
+		config = loadConfig();
 	} catch (err) {
 		if (err instanceof ConfigError) {
 			console.error(`GoChat cannot start: invalid configuration, ${err.message}`);
@@ -19,8 +17,7 @@ async function main(argv: string[]): Promise<void> {
 		throw err;
 	}
 	const hot = argv.includes("--hot");
-	const broker = new ServiceBroker({ ...createBrokerOptions(config), hotReload: hot });
-	for (const file of serviceFiles(config.services)) broker.loadService(file);
+	const broker = createBroker(config, { hotReload: hot });
 
 	if (config.jwtSecretSource === "generated") {
 		broker.logger.warn("JWT_SECRET is not set: generated one for this data directory. Set JWT_SECRET for real deployments.");

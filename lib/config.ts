@@ -2,6 +2,7 @@ import crypto from "crypto";
 import fs from "fs";
 import os from "os";
 import path from "path";
+import type { Middleware } from "moleculer";
 import { parseRate, Rate } from "./rate-limit";
 import { MAX_WORKER_ID } from "./snowflake";
 
@@ -254,16 +255,27 @@ export function loadConfig(env: Env = process.env): Config {
 	});
 }
 
-let current: Config | undefined;
+/** Each broker's configuration, set by ConfigMiddleware when the broker is built. */
+const brokerConfigs = new WeakMap<object, Config>();
 
-/** The process-wide configuration, read from the environment on first use. */
-export function getConfig(): Config {
-	if (!current) current = loadConfig();
-	return current;
+/**
+ * Hands a broker its frozen configuration: services read it with brokerConfig(this.broker) (or
+ * `this.config` from the config mixin), so brokers with different settings share one process.
+ */
+export function ConfigMiddleware(config: Config): Middleware {
+	const middleware = {
+		name: "Config",
+		created(broker: object) {
+			brokerConfigs.set(broker, config);
+		}
+	};
+	// Moleculer's Middleware type has no room for the `name` every middleware may carry.
+	return middleware as unknown as Middleware;
 }
 
-/** Replaces the process-wide configuration (tests and tools that build their own). */
-export function setConfig(config: Config): Config {
-	current = config;
+/** The configuration the broker was built with (see createBroker in moleculer.config.ts). */
+export function brokerConfig(broker: object): Config {
+	const config = brokerConfigs.get(broker);
+	if (!config) throw new Error("This broker has no GoChat configuration: build it with createBroker()");
 	return config;
 }

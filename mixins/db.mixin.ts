@@ -1,5 +1,5 @@
 import type { Service, ServiceSchema } from "moleculer";
-import { getConfig } from "../lib/config";
+import { brokerConfig } from "../lib/config";
 import { acquireDatabase, Database, releaseDatabase } from "../lib/db/database";
 
 export interface DbThis {
@@ -13,7 +13,7 @@ export interface DbThis {
 export function createDbMixin(): Partial<ServiceSchema> {
 	return {
 		created(this: Service) {
-			(this as Service & DbThis).db = acquireDatabase(getConfig().databaseUrl);
+			(this as Service & DbThis).db = acquireDatabase(brokerConfig(this.broker).databaseUrl);
 		},
 		async stopped(this: Service) {
 			await releaseDatabase((this as Service & DbThis).db);

@@ -1,5 +1,5 @@
 import type { Service, ServiceSchema } from "moleculer";
-import { getConfig } from "../lib/config";
+import { brokerConfig } from "../lib/config";
 import { SnowflakeGenerator } from "../lib/snowflake";
 
 export interface SnowflakeThis {
@@ -29,7 +29,7 @@ export function createSnowflakeMixin(): Partial<ServiceSchema> {
 			}
 		},
 		created(this: Service) {
-			(this as Service & { idGenerator: SnowflakeGenerator }).idGenerator = generatorFor(this, getConfig().workerId);
+			(this as Service & { idGenerator: SnowflakeGenerator }).idGenerator = generatorFor(this, brokerConfig(this.broker).workerId);
 		}
 	};
 }

@@ -1,5 +1,5 @@
 import type { Service, ServiceSchema } from "moleculer";
-import { getConfig } from "../lib/config";
+import { brokerConfig } from "../lib/config";
 import { acquireStateStore, releaseStateStore, StateStore } from "../lib/state";
 
 export interface StateThis {
@@ -10,7 +10,7 @@ export interface StateThis {
 export function createStateMixin(): Partial<ServiceSchema> {
 	return {
 		created(this: Service) {
-			(this as Service & StateThis).state = acquireStateStore(getConfig());
+			(this as Service & StateThis).state = acquireStateStore(brokerConfig(this.broker));
 		},
 		async stopped(this: Service) {
 			await releaseStateStore((this as Service & StateThis).state);

@@ -1,10 +1,10 @@
-import { ConfigError, getConfig } from "../lib/config";
+import { ConfigError, loadConfig } from "../lib/config";
 import { createSequelize } from "../lib/db/connection";
 import { migrateUp } from "../lib/db/migrator";
 
 /** `npm run migrate`: applies pending migrations to DATABASE_URL and exits. */
 async function main() {
-	const config = getConfig();
+	const config = loadConfig();
 	const sequelize = createSequelize(config.databaseUrl);
 	try {
 		const applied = await migrateUp(sequelize, message => console.log(message));

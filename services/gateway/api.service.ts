@@ -3,15 +3,16 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import ApiGateway from "moleculer-web";
 import { call } from "../../lib/actions";
 import { clientAddress } from "../../lib/client-address";
-import { getConfig } from "../../lib/config";
 import { fail, toHttpError } from "../../lib/errors";
 import { declaredFieldsOnly, ParamsSchema } from "../../lib/payload-shape";
 import type { AuthMeta } from "../../lib/types";
 import type { GatewayLimits } from "./gateway-limits";
 import { requestHygiene } from "./request-hygiene";
 import { createSocketGatewayMixin } from "./socket-gateway.mixin";
+import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
+import type { Config } from "../../lib/config";
 
-type ApiThis = Service & { server: import("http").Server; limits: GatewayLimits };
+type ApiThis = Service & ConfigThis & { addRoute(route: object, toBottom?: boolean): void; server: import("http").Server; limits: GatewayLimits };
 type Request = IncomingMessage & { $action?: { name: string; params?: ParamsSchema }; $params?: Record<string, unknown> };
 
 /**
@@ -65,11 +66,12 @@ const REQUIRED_SERVICES = [
 ];
 
 /** JSON body limit: room for the largest message even if every character arrives \u-escaped. */
-function bodyLimit(): number {
-	return Math.max(64 * 1024, getConfig().messageMaxBytes * 6 + 4096);
+function bodyLimit(config: Config): number {
+	return Math.max(64 * 1024, config.messageMaxBytes * 6 + 4096);
 }
 
-function jsonRoute(name: string, aliases: Record<string, string>, authorization: boolean) {
+/** A REST route; built when the service is created, since its limits come from the broker's config. */
+function jsonRoute(config: Config, name: string, aliases: Record<string, string>, authorization: boolean) {
 	return {
 		name,
 		path: "/api/v1",
@@ -77,15 +79,15 @@ function jsonRoute(name: string, aliases: Record<string, string>, authorization:
 		mappingPolicy: "restrict",
 		autoAliases: false,
 		aliases,
-		bodyParsers: { json: { limit: bodyLimit(), strict: true }, urlencoded: false },
-		use: [requestHygiene],
+		bodyParsers: { json: { limit: bodyLimit(config), strict: true }, urlencoded: false },
+		use: [requestHygiene(config.jsonMaxDepth)],
 		/**
 		 * Only the fields the action declares go on (remote actions carry their schema in the registry).
 		 * Limits count per client address: auth's throttles and sign-up limits read it from meta.
 		 */
 		onBeforeCall(ctx: Context<unknown, AuthMeta>, _route: unknown, req: Request) {
 			if (req.$params) req.$params = declaredFieldsOnly(req.$params, req.$action?.params);
-			ctx.meta.clientAddress = clientAddress(req, getConfig().trustProxyHops);
+			ctx.meta.clientAddress = clientAddress(req, config.trustProxyHops);
 		},
 		onAfterCall(ctx: Context<unknown, { $statusCode?: number; $location?: string }>, _route: unknown, req: Request, _res: ServerResponse, data: unknown) {
 			const location = req.$action && CREATED[req.$action.name]?.(data);
@@ -105,7 +107,7 @@ function jsonRoute(name: string, aliases: Record<string, string>, authorization:
  */
 const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 	name: "api",
-	mixins: [ApiGateway, createSocketGatewayMixin()],
+	mixins: [createConfigMixin(), ApiGateway, createSocketGatewayMixin()],
 
 	settings: {
 		port: 3000,
@@ -113,8 +115,6 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 		// Set from HTTP_REQUEST_TIMEOUT_MS when the service is created; moleculer-web's default is 300 s.
 		requestTimeout: 15_000,
 		routes: [
-			jsonRoute("public", PUBLIC_ALIASES, false),
-			jsonRoute("authenticated", AUTHENTICATED_ALIASES, true),
 			{
 				name: "probes",
 				path: "/",
@@ -190,7 +190,10 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 
 	/** moleculer-web made the server already; slow clients get seconds, not minutes, to send a request. */
 	created(this: ApiThis) {
-		const config = getConfig();
+		const config = this.config;
+		// moleculer-web added the probes already; the REST routes go in front, public first.
+		this.addRoute(jsonRoute(config, "authenticated", AUTHENTICATED_ALIASES, true), false);
+		this.addRoute(jsonRoute(config, "public", PUBLIC_ALIASES, false), false);
 		this.settings.port = config.port;
 		this.settings.ip = config.host;
 		this.server.requestTimeout = config.httpRequestTimeoutMs;

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "http";
-import { getConfig } from "../../lib/config";
 import { GoChatError } from "../../lib/errors";
 import { nestingExceeds } from "../../lib/payload-shape";
 
@@ -16,7 +15,11 @@ const hasBody = (req: IncomingMessage) =>
  *   query string cannot override what the body says;
  * - an empty query value (`?beforeSeq=`) counts as absent rather than as 0.
  */
-export function requestHygiene(req: Request, _res: ServerResponse, next: (err?: unknown) => void): void {
+export function requestHygiene(maxDepth: number) {
+	return (req: Request, res: ServerResponse, next: (err?: unknown) => void): void => checkRequest(req, res, next, maxDepth);
+}
+
+function checkRequest(req: Request, _res: ServerResponse, next: (err?: unknown) => void, maxDepth: number): void {
 	if (req.method !== "GET" && req.method !== "HEAD" && hasBody(req)) {
 		const type = String(req.headers["content-type"] ?? "");
 		// Only what the JSON body parser reads: application/json (any charset).
@@ -28,7 +31,6 @@ export function requestHygiene(req: Request, _res: ServerResponse, next: (err?: 
 		if (req.method !== "GET" && req.method !== "HEAD") req.query = {};
 		else for (const [key, value] of Object.entries(req.query)) if (value === "") delete req.query[key];
 	}
-	const maxDepth = getConfig().jsonMaxDepth;
 	if (nestingExceeds(req.body, maxDepth) || nestingExceeds(req.query, maxDepth)) {
 		return next(new GoChatError("INVALID_INPUT", `The request is nested deeper than ${maxDepth} levels`));
 	}

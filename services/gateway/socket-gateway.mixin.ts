@@ -2,7 +2,6 @@ import type { Context, Service, ServiceBroker, ServiceSchema } from "moleculer";
 import SocketIOService from "moleculer-io";
 import type { ActionMap } from "../../lib/actions";
 import { clientAddress } from "../../lib/client-address";
-import { getConfig } from "../../lib/config";
 import { GoChatError, toHttpError } from "../../lib/errors";
 import { declaredFieldsOnly, ParamsSchema } from "../../lib/payload-shape";
 import type { Push } from "../../lib/push-coalescer";
@@ -10,6 +9,8 @@ import { pushListRule } from "../logic/delivery.service";
 import { CUT_OFF_SECONDS, GatewayLimits } from "./gateway-limits";
 import { CLIENT_EVENTS, isClientEvent, tokenExpiresAt, unknownEvent } from "./socket-events";
 import type { GatewaySocket, SocketGatewayThis, SocketUser, SyncReason } from "./socket-types";
+import { brokerConfig } from "../../lib/config";
+import type { ConfigThis } from "../../mixins/config.mixin";
 
 export type { SocketGatewayThis, SyncReason } from "./socket-types";
 
@@ -151,7 +152,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 						throw new GoChatError("UNAUTHORIZED", "Connect with auth: {token: <accessToken>}");
 					}
 					const peer = { headers: socket.handshake.headers, socket: { remoteAddress: socket.handshake.address } };
-					const address = clientAddress(peer as Parameters<typeof clientAddress>[0], getConfig().trustProxyHops);
+					const address = clientAddress(peer as Parameters<typeof clientAddress>[0], this.config.trustProxyHops);
 					this.limits.sockets.checkAddress(address);
 					const claims = await this.broker.call<SocketUser, { token: string }>("auth.resolveToken", { token });
 					this.limits.checkNotCutOff(claims.userId);
@@ -328,7 +329,8 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 
 		created(this: Service) {
 			const self = this as SocketGatewayThis;
-			self.limits = new GatewayLimits(getConfig());
+			// Mixins are created before the config mixin of the service runs: read the broker directly.
+			self.limits = new GatewayLimits(brokerConfig(this.broker));
 			self.socketsByUser = new Map();
 			self.socketsBySession = new Map();
 			self.pushesReceived = 0;
@@ -341,7 +343,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 		started(this: Service) {
 			const self = this as SocketGatewayThis;
 			self.io.of("/").on("connection", socket => self.onConnected(socket as GatewaySocket));
-			const everyMs = Math.max(1000, (getConfig().presenceTtlSeconds * 1000) / 3);
+			const everyMs = Math.max(1000, (this.config.presenceTtlSeconds * 1000) / 3);
 			self.heartbeatTimer = setInterval(() => {
 				self.heartbeat().catch(err => self.presenceFailed(`heartbeat failed: ${err.message}`));
 			}, everyMs);

@@ -5,7 +5,6 @@ import {
 	AccessClaims, guestUsername, newRefreshToken, parseRefreshToken, PASSWORD_MAX, PASSWORD_MIN, PASSWORD_PATTERN,
 	REFRESH_TOKEN_CHARS, signAccessToken, usernameKey, USERNAME_PATTERN, verifyAccessToken
 } from "../../lib/auth-rules";
-import { getConfig } from "../../lib/config";
 import { fail } from "../../lib/errors";
 import { PasswordHasher } from "../../lib/password-hasher";
 import { Rate, retryAfterSeconds } from "../../lib/rate-limit";
@@ -14,6 +13,7 @@ import type { AuthMeta, AuthResult, User } from "../../lib/types";
 import { displayNameRule } from "../../lib/validation";
 import { createSnowflakeMixin, SnowflakeThis } from "../../mixins/snowflake.mixin";
 import { createStateMixin, StateThis } from "../../mixins/state.mixin";
+import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
 
 interface AuthMethods {
 	startSession(ctx: Context, user: User): Promise<AuthResult>;
@@ -21,7 +21,7 @@ interface AuthMethods {
 	limitRate(ctx: Context<unknown, AuthMeta>, what: "login" | "signup", rate: Rate | null): Promise<void>;
 	checkPassword(ctx: Context<LoginParams>, key: string): Promise<User | null>;
 }
-type AuthThis = Service & SnowflakeThis & StateThis & AuthMethods & {
+type AuthThis = Service & ConfigThis & SnowflakeThis & StateThis & AuthMethods & {
 	throttle: LoginThrottle;
 	hasher: PasswordHasher;
 	dummyHash: string;
@@ -63,13 +63,13 @@ const RATES = {
  */
 const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 	name: "auth",
-	mixins: [createSnowflakeMixin(), createStateMixin()],
+	mixins: [createConfigMixin(), createSnowflakeMixin(), createStateMixin()],
 
 	actions: {
 		register: {
 			params: { username, password, displayName: { ...displayNameRule, optional: true } },
 			async handler(this: AuthThis, ctx: Context<RegisterParams, AuthMeta>): Promise<AuthResult> {
-				await this.limitRate(ctx, "signup", getConfig().signupRate);
+				await this.limitRate(ctx, "signup", this.config.signupRate);
 				const { username: name, password: secret, displayName } = ctx.params;
 				const user = await call(ctx, "repo.users.create", {
 					id: this.nextId(),
@@ -91,7 +91,7 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			// A name that could not be registered is refused before any lookup: "alice   " is not "alice".
 			params: { username, password: { ...password, min: 1 } },
 			async handler(this: AuthThis, ctx: Context<LoginParams, AuthMeta>): Promise<AuthResult> {
-				await this.limitRate(ctx, "login", getConfig().loginRate);
+				await this.limitRate(ctx, "login", this.config.loginRate);
 				const key = usernameKey(ctx.params.username);
 				const verdict = await this.throttle.attempt(ctx.meta.clientAddress ?? "unknown", key, () => this.checkPassword(ctx, key));
 				if (!verdict.allowed) {
@@ -105,7 +105,7 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 		guest: {
 			params: { displayName: { ...displayNameRule, optional: true } },
 			async handler(this: AuthThis, ctx: Context<{ displayName?: string }, AuthMeta>): Promise<AuthResult> {
-				await this.limitRate(ctx, "signup", getConfig().signupRate);
+				await this.limitRate(ctx, "signup", this.config.signupRate);
 				const name = guestUsername();
 				const user = await call(ctx, "repo.users.create", {
 					id: this.nextId(),
@@ -136,7 +136,7 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 					id: session.id,
 					currentHash: parsed.hash,
 					nextHash: next.hash,
-					expiresAt: new Date(Date.now() + getConfig().refreshTokenTtlSeconds * 1000).toISOString()
+					expiresAt: new Date(Date.now() + this.config.refreshTokenTtlSeconds * 1000).toISOString()
 				});
 				if (!rotated) {
 					// A refresh token used twice was copied: end the session for both holders.
@@ -171,7 +171,7 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			visibility: "public",
 			params: { token: "string" },
 			async handler(this: AuthThis, ctx: Context<{ token: string }>): Promise<AccessClaims> {
-				const claims = verifyAccessToken(ctx.params.token, getConfig().jwtSecret);
+				const claims = verifyAccessToken(ctx.params.token, this.config.jwtSecret);
 				const session = await call(ctx, "repo.sessions.get", { id: claims.sessionId });
 				if (!session || session.revokedAt || session.userId !== claims.userId) {
 					fail("TOKEN_REVOKED", "The access token's session has ended (logged out or revoked)");
@@ -208,19 +208,19 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 				id: sessionId,
 				userId: user.id,
 				refreshHash: refresh.hash,
-				expiresAt: new Date(Date.now() + getConfig().refreshTokenTtlSeconds * 1000).toISOString()
+				expiresAt: new Date(Date.now() + this.config.refreshTokenTtlSeconds * 1000).toISOString()
 			});
 			return { user, accessToken: this.accessToken({ userId: user.id, sessionId }), refreshToken: refresh.token };
 		},
 
 		accessToken(this: AuthThis, claims: AccessClaims): string {
-			const config = getConfig();
+			const config = this.config;
 			return signAccessToken(claims, config.jwtSecret, config.accessTokenTtlSeconds);
 		}
 	},
 
 	created(this: AuthThis) {
-		const config = getConfig();
+		const config = this.config;
 		this.throttle = new LoginThrottle(this.state, {
 			pairFailures: config.loginMaxFailures,
 			addressFailures: config.loginAddressMaxFailures,

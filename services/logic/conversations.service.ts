@@ -1,7 +1,6 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { call } from "../../lib/actions";
 import { directConversationId, parseConversationId } from "../../lib/conversation-id";
-import { getConfig } from "../../lib/config";
 import { fail } from "../../lib/errors";
 import type { AuthMeta, ConversationSummary, Group, Message, User } from "../../lib/types";
 import { leadingWithin } from "../../lib/page-budget";
@@ -9,11 +8,12 @@ import { activityCursor, cursorRule, parseActivityCursor } from "../../lib/page-
 import { conversationIdRule, idRule, pageLimitRule, seqRule } from "../../lib/validation";
 import type { ConversationWithMembership } from "../repo/conversations.service";
 import { CONVERSATION_NOT_FOUND_MESSAGE, createMembershipMixin, MembershipThis } from "../../mixins/membership.mixin";
+import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
 
 interface ConversationsMethods {
 	summarize(ctx: Context, userId: string, rows: ConversationWithMembership[]): Promise<ConversationSummary[]>;
 }
-type ConversationsThis = Service & MembershipThis & ConversationsMethods;
+type ConversationsThis = Service & ConfigThis & MembershipThis & ConversationsMethods;
 type AuthedContext<P = unknown> = Context<P, Required<AuthMeta> & { socketId?: string }>;
 
 export const WORLD_TITLE = "World";
@@ -24,7 +24,7 @@ const LIST_MAX = 500;
 /** The caller's conversations: open a 1:1, list them with unread counts, mark as read. */
 const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThis> = {
 	name: "conversations",
-	mixins: [createMembershipMixin()],
+	mixins: [createConfigMixin(), createMembershipMixin()],
 
 	actions: {
 		/** The same 1:1 conversation every time, whoever opens it first. */
@@ -60,7 +60,7 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 				// One row more than the page says whether another page follows.
 				const rows = await call(ctx, "repo.conversations.listForUser", { userId, before, limit: limit + 1 });
 				const summaries = await this.summarize(ctx, userId, rows.slice(0, limit));
-				const conversations = leadingWithin(summaries, getConfig().pageMaxBytes);
+				const conversations = leadingWithin(summaries, this.config.pageMaxBytes);
 				const last = conversations[conversations.length - 1];
 				const more = rows.length > conversations.length;
 				return { conversations, nextCursor: more && last ? activityCursor(last.updatedAt, last.id) : null };
@@ -118,7 +118,7 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 				let members: string[] = [];
 				if (parsed?.type === "direct") members = parsed.userIds;
 				else if (parsed?.type === "group") {
-					const limit = getConfig().groupInlineFanout;
+					const limit = this.config.groupInlineFanout;
 					const group = await call(ctx, "repo.groups.get", { id: parsed.groupId });
 					if (group && group.memberCount <= limit) {
 						members = await call(ctx, "repo.conversations.memberIds", { conversationId, limit });

@@ -1,13 +1,13 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { call } from "../../lib/actions";
-import { getConfig } from "../../lib/config";
 import { parseConversationId } from "../../lib/conversation-id";
 import { ConversationMembersCache } from "../../lib/conversation-members-cache";
 import { DeliveryReport, Push, PushCoalescer } from "../../lib/push-coalescer";
 import type { Message } from "../../lib/types";
 import { MEMBERS_CHANGED_EVENT } from "../repo/membership-cache";
+import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
 
-type DeliveryThis = Service & {
+type DeliveryThis = Service & ConfigThis & {
 	pushes: PushCoalescer;
 	groupMembers: ConversationMembersCache;
 	recipientsOf(ctx: Context, message: Message): Promise<string[] | null>;
@@ -43,6 +43,7 @@ export const FANOUT_DEAD_LETTER_CHANNEL = "gochat.fanout.dead";
  */
 const DeliveryService: ServiceSchema<ServiceSettingSchema, DeliveryThis> = {
 	name: "delivery",
+	mixins: [createConfigMixin()],
 
 	actions: {
 		/** Pushes an event to every connected socket of the given users (or of everyone). */
@@ -92,7 +93,7 @@ const DeliveryService: ServiceSchema<ServiceSettingSchema, DeliveryThis> = {
 			const known = this.groupMembers.get(message.conversationId);
 			if (known !== undefined) return known;
 			// One more than the inline limit tells "small enough" in the same query.
-			const inline = getConfig().groupInlineFanout;
+			const inline = this.config.groupInlineFanout;
 			const generation = this.groupMembers.generation;
 			const members = await call(ctx, "repo.conversations.memberIds", { conversationId: message.conversationId, limit: inline + 1 });
 			const userIds = members.length <= inline ? members : null;

@@ -1,18 +1,18 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { call } from "../../lib/actions";
-import { getConfig } from "../../lib/config";
 import { groupConversationId } from "../../lib/conversation-id";
 import { fail } from "../../lib/errors";
 import type { AuthMeta, Group, GroupAddRefusal, GroupMember, Membership, MemberRole } from "../../lib/types";
 import { displayNameRule, idListRule, idRule, pageLimitRule } from "../../lib/validation";
 import { createSnowflakeMixin, SnowflakeThis } from "../../mixins/snowflake.mixin";
+import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
 
 interface GroupsMethods {
 	access(ctx: AuthedContext, groupId: string): Promise<{ group: Group; membership: Membership }>;
 	requireManager(membership: Membership): void;
 	requireUsersExist(ctx: Context, userIds: string[]): Promise<void>;
 }
-type GroupsThis = Service & SnowflakeThis & GroupsMethods;
+type GroupsThis = Service & ConfigThis & SnowflakeThis & GroupsMethods;
 type AuthedContext<P = unknown> = Context<P, Required<AuthMeta>>;
 
 /** A non-member hears the same whether the group exists or not, so IDs cannot be probed. */
@@ -31,7 +31,7 @@ const unique = (ids: string[]) => [...new Set(ids)];
  */
 const GroupsService: ServiceSchema<ServiceSettingSchema, GroupsThis> = {
 	name: "groups",
-	mixins: [createSnowflakeMixin()],
+	mixins: [createConfigMixin(), createSnowflakeMixin()],
 
 	actions: {
 		create: {
@@ -39,7 +39,7 @@ const GroupsService: ServiceSchema<ServiceSettingSchema, GroupsThis> = {
 			async handler(this: GroupsThis, ctx: AuthedContext<{ name: string; memberIds?: string[] }>): Promise<{ group: Group; refused: GroupAddRefusal[] }> {
 				const ownerId = ctx.meta.userId;
 				const memberIds = unique(ctx.params.memberIds ?? []).filter(id => id !== ownerId);
-				const maxMembers = getConfig().groupMaxMembers;
+				const maxMembers = this.config.groupMaxMembers;
 				if (memberIds.length + 1 > maxMembers) {
 					fail("GROUP_FULL", `A group holds at most ${maxMembers} members`, { maxMembers });
 				}
@@ -79,7 +79,7 @@ const GroupsService: ServiceSchema<ServiceSettingSchema, GroupsThis> = {
 				const userIds = unique(ctx.params.userIds);
 				await this.requireUsersExist(ctx, userIds);
 				return call(ctx, "repo.groups.addMembers", {
-					groupId: ctx.params.id, adderId: ctx.meta.userId, userIds, maxMembers: getConfig().groupMaxMembers
+					groupId: ctx.params.id, adderId: ctx.meta.userId, userIds, maxMembers: this.config.groupMaxMembers
 				});
 			}
 		},

@@ -1,6 +1,5 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { call } from "../../lib/actions";
-import { getConfig } from "../../lib/config";
 import { fail } from "../../lib/errors";
 import { AuthMeta, Message, MESSAGE_TYPES, MessageType } from "../../lib/types";
 import { clientMsgIdRule, conversationIdRule, enumRule, messageContentRule, pageLimitRule, seqRule } from "../../lib/validation";
@@ -9,13 +8,15 @@ import type { MessagePage } from "../repo/messages.service";
 import { collectSyncPage, SyncedConversation } from "./sync-page";
 import { createMembershipMixin, MembershipThis } from "../../mixins/membership.mixin";
 import { createSnowflakeMixin, SnowflakeThis } from "../../mixins/snowflake.mixin";
+import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
+import { brokerConfig } from "../../lib/config";
 
 interface MessagesMethods {
 	deliver(ctx: AuthedContext<unknown>, message: Message): void;
 	admitSync<T>(userId: string, run: () => Promise<T>): Promise<T>;
 	buildSync(ctx: AuthedContext<SyncParams>): Promise<SyncReply>;
 }
-type MessagesThis = Service & MembershipThis & SnowflakeThis & MessagesMethods & {
+type MessagesThis = Service & ConfigThis & MembershipThis & SnowflakeThis & MessagesMethods & {
 	/** Syncs running per user on this node (SYNC_PER_USER). */
 	syncsRunning: Map<string, number>;
 };
@@ -70,7 +71,7 @@ const sinceRule = {
  */
 const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 	name: "messages",
-	mixins: [createMembershipMixin(), createSnowflakeMixin()],
+	mixins: [createConfigMixin(), createMembershipMixin(), createSnowflakeMixin()],
 
 	actions: {
 		send: {
@@ -81,7 +82,7 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 				content: messageContentRule
 			},
 			async handler(this: MessagesThis, ctx: AuthedContext<SendParams>): Promise<{ message: Message }> {
-				const maxBytes = getConfig().messageMaxBytes;
+				const maxBytes = this.config.messageMaxBytes;
 				if (Buffer.byteLength(ctx.params.content, "utf8") > maxBytes) {
 					fail("MESSAGE_TOO_LARGE", `The content exceeds ${maxBytes} bytes`, { maxBytes });
 				}
@@ -110,7 +111,7 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 				const { conversationId, beforeSeq, afterSeq, limit } = ctx.params;
 				await this.requireMember(ctx, conversationId);
 				const { messages, hasMore } = await call(ctx, "repo.messages.list", {
-					conversationId, beforeSeq, afterSeq, limit: limit ?? 50, maxBytes: getConfig().pageMaxBytes
+					conversationId, beforeSeq, afterSeq, limit: limit ?? 50, maxBytes: this.config.pageMaxBytes
 				});
 				return { messages, hasMore };
 			}
@@ -148,7 +149,7 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 	methods: {
 		/** Runs a sync unless the user already has SYNC_PER_USER running on this node. */
 		async admitSync<T>(this: MessagesThis, userId: string, run: () => Promise<T>): Promise<T> {
-			const limit = getConfig().syncPerUser;
+			const limit = this.config.syncPerUser;
 			const running = this.syncsRunning.get(userId) ?? 0;
 			if (running >= limit) {
 				fail("RATE_LIMITED", `At most ${limit} syncs at once per user; retry when one has answered`, { retryAfter: 1, limit });
@@ -164,7 +165,7 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 		},
 
 		async buildSync(this: MessagesThis, ctx: AuthedContext<SyncParams>): Promise<SyncReply> {
-			const { syncMaxConversations, pageMaxBytes } = getConfig();
+			const { syncMaxConversations, pageMaxBytes } = this.config;
 			const userId = ctx.meta.userId;
 			const after = ctx.params.cursor === undefined ? "" : parseSyncCursor(ctx.params.cursor);
 			const { conversations, resumeAfter } = await collectSyncPage({
@@ -193,7 +194,7 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 	 * only that user (RATE_LIMITED past SEND_QUEUE_PER_USER, OVERLOADED past SEND_QUEUE).
 	 */
 	merged(this: MessagesThis, schema: ServiceSchema) {
-		const { sendConcurrency, sendQueue, sendQueuePerUser, sendTimeoutMs } = getConfig();
+		const { sendConcurrency, sendQueue, sendQueuePerUser, sendTimeoutMs } = brokerConfig(this.broker);
 		const actions = schema.actions as Record<string, object>;
 		actions.send = {
 			...actions.send,

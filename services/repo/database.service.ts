@@ -1,9 +1,9 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { getConfig } from "../../lib/config";
 import { migrateUp, pendingMigrations } from "../../lib/db/migrator";
 import { createDbMixin, DbThis } from "../../mixins/db.mixin";
+import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
 
-type DatabaseThis = Service & DbThis;
+type DatabaseThis = Service & ConfigThis & DbThis;
 
 export interface DatabaseStatus {
 	reachable: boolean;
@@ -15,7 +15,7 @@ export interface DatabaseStatus {
 /** Owns the schema: migrates at start (MIGRATE_ON_START) and reports readiness. */
 const DatabaseService: ServiceSchema<ServiceSettingSchema, DatabaseThis> = {
 	name: "repo.database",
-	mixins: [createDbMixin()],
+	mixins: [createConfigMixin(), createDbMixin()],
 
 	actions: {
 		status: {
@@ -37,7 +37,7 @@ const DatabaseService: ServiceSchema<ServiceSettingSchema, DatabaseThis> = {
 
 	async started(this: DatabaseThis) {
 		await this.db.sequelize.authenticate();
-		if (getConfig().migrateOnStart) {
+		if (this.config.migrateOnStart) {
 			const applied = await migrateUp(this.db.sequelize, message => this.logger.info(message));
 			this.logger.info(`Database ${this.db.sequelize.getDialect()} ready (${applied.length} migration(s) applied)`);
 			return;

@@ -1,7 +1,6 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { performance } from "perf_hooks";
 import { Op, WhereOptions } from "sequelize";
-import { getConfig } from "../../lib/config";
 import { AppendResult, MessageWriter, NewMessage } from "../../lib/db/message-writer";
 import { toMessage } from "../../lib/db/models";
 import { fail } from "../../lib/errors";
@@ -11,8 +10,9 @@ import type { Message } from "../../lib/types";
 import { createDbMixin, DbThis } from "../../mixins/db.mixin";
 import { createEntityReadsMixin } from "../../mixins/entity-reads.mixin";
 import { createStateMixin, StateThis } from "../../mixins/state.mixin";
+import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
 
-type MessagesRepoThis = Service & DbThis & StateThis & {
+type MessagesRepoThis = Service & ConfigThis & DbThis & StateThis & {
 	writer: MessageWriter;
 	hot: HotMessageCache;
 	lastCacheWarning: number;
@@ -73,7 +73,7 @@ function deadlineOf(ctx: Context & { startHrTime?: [number, number] }): number {
 /** Messages: stored by group commit with their per-conversation seq, read through the hot cache. */
 const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis> = {
 	name: "repo.messages",
-	mixins: [createDbMixin(), createEntityReadsMixin("Message", toMessage), createStateMixin()],
+	mixins: [createConfigMixin(), createDbMixin(), createEntityReadsMixin("Message", toMessage), createStateMixin()],
 	dependencies: ["repo.database"],
 
 	actions: {
@@ -195,7 +195,7 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 
 	created(this: MessagesRepoThis) {
 		this.lastCacheWarning = 0;
-		this.hot = new HotMessageCache(this.state, getConfig().hotCacheSize);
+		this.hot = new HotMessageCache(this.state, this.config.hotCacheSize);
 		this.writer = new MessageWriter(this.db, messages => this.cacheWritten(messages));
 	}
 };

@@ -1,9 +1,9 @@
 import crypto from "crypto";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { getConfig } from "../../lib/config";
 import { createStateMixin, StateThis } from "../../mixins/state.mixin";
+import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
 
-type PresenceRepoThis = Service & StateThis & {
+type PresenceRepoThis = Service & ConfigThis & StateThis & {
 	liveNodes(userIds: string[]): Promise<string[][]>;
 	forgetNode(nodeId: string): Promise<string[]>;
 	replaceMark(nodeId: string, value: string): Promise<{ previous: string | null; serverId: string }>;
@@ -28,7 +28,7 @@ const markKey = (nodeId: string) => `presence:mark:${nodeId}`;
 
 const PresenceRepoService: ServiceSchema<ServiceSettingSchema, PresenceRepoThis> = {
 	name: "repo.presence",
-	mixins: [createStateMixin()],
+	mixins: [createConfigMixin(), createStateMixin()],
 
 	actions: {
 		/** Marks the user online on a node; says whether they were online anywhere before. */
@@ -38,7 +38,7 @@ const PresenceRepoService: ServiceSchema<ServiceSettingSchema, PresenceRepoThis>
 			async handler(this: PresenceRepoThis, ctx: Context<{ userId: string; nodeId: string }>): Promise<{ wasOnline: boolean }> {
 				const { userId, nodeId } = ctx.params;
 				const [before] = await this.liveNodes([userId]);
-				const ttl = getConfig().presenceTtlSeconds;
+				const ttl = this.config.presenceTtlSeconds;
 				await this.state.zadd(userKey(userId), [[Date.now() + ttl * 1000, nodeId]]);
 				await this.state.expire(userKey(userId), ttl);
 				await this.state.sadd(nodeKey(nodeId), userId);
@@ -65,7 +65,7 @@ const PresenceRepoService: ServiceSchema<ServiceSettingSchema, PresenceRepoThis>
 			params: { nodeId: "string", userIds: { type: "array", items: "string" } },
 			async handler(this: PresenceRepoThis, ctx: Context<{ nodeId: string; userIds: string[] }>): Promise<number> {
 				const { nodeId, userIds } = ctx.params;
-				const ttl = getConfig().presenceTtlSeconds;
+				const ttl = this.config.presenceTtlSeconds;
 				const expiresAt = Date.now() + ttl * 1000;
 				await Promise.all(userIds.map(async userId => {
 					await this.state.zadd(userKey(userId), [[expiresAt, nodeId]]);
@@ -143,7 +143,7 @@ const PresenceRepoService: ServiceSchema<ServiceSettingSchema, PresenceRepoThis>
 		},
 
 		async replaceMark(this: PresenceRepoThis, nodeId: string, value: string) {
-			return this.state.replaceAndIdentify(markKey(nodeId), value, getConfig().presenceTtlSeconds);
+			return this.state.replaceAndIdentify(markKey(nodeId), value, this.config.presenceTtlSeconds);
 		}
 	}
 };

@@ -1,8 +1,8 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { call } from "../../lib/actions";
-import { getConfig } from "../../lib/config";
+import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
 
-type MaintenanceThis = Service & { timer?: NodeJS.Timeout };
+type MaintenanceThis = Service & ConfigThis & { timer?: NodeJS.Timeout };
 
 /** Sessions stay this long after expiry or logout (for audits), then go. */
 const RETAIN_MS = 7 * 24 * 3600 * 1000;
@@ -13,6 +13,7 @@ const GUEST_BATCH = 500;
 /** Background housekeeping: deletes sessions that ended long ago and guests never used, hourly and on demand (REPL). */
 const MaintenanceService: ServiceSchema<ServiceSettingSchema, MaintenanceThis> = {
 	name: "task.maintenance",
+	mixins: [createConfigMixin()],
 	dependencies: ["repo.sessions", "repo.users"],
 
 	actions: {
@@ -34,7 +35,7 @@ const MaintenanceService: ServiceSchema<ServiceSettingSchema, MaintenanceThis> =
 			timeout: 0,
 			params: { batchSize: { type: "number", integer: true, min: 1, max: 10_000, optional: true, convert: true } },
 			async handler(this: MaintenanceThis, ctx: Context<{ batchSize?: number }>): Promise<{ deleted: number }> {
-				const config = getConfig();
+				const config = this.config;
 				const idleMs = Math.max(config.guestIdleHours * 3600 * 1000, config.accessTokenTtlSeconds * 1000);
 				const before = new Date(Date.now() - idleMs).toISOString();
 				const limit = ctx.params.batchSize ?? GUEST_BATCH;

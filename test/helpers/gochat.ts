@@ -5,9 +5,8 @@ import path from "path";
 import Redis from "ioredis";
 import { ServiceBroker } from "moleculer";
 import { createConnection } from "mysql2/promise";
-import { Config, loadConfig, setConfig } from "../../lib/config";
-import { serviceFiles } from "../../lib/service-files";
-import { createBrokerOptions } from "../../moleculer.config";
+import { Config, loadConfig } from "../../lib/config";
+import { createBroker } from "../../moleculer.config";
 
 /**
  * Starts GoChat services on a real, free port, isolated from every other run:
@@ -76,7 +75,7 @@ export async function startGoChat(env: Record<string, string> = {}, options: Sta
 	const database = joined ? { url: joined.databaseUrl, drop: async () => undefined } : await freshDatabase();
 	const runId = crypto.randomBytes(4).toString("hex");
 	const redisUrl = process.env.TEST_REDIS_URL;
-	const config = setConfig(loadConfig({
+	const config = loadConfig({
 		PORT: "0",
 		LOG_LEVEL: "warn",
 		BCRYPT_ROUNDS: "4",
@@ -92,11 +91,10 @@ export async function startGoChat(env: Record<string, string> = {}, options: Sta
 		...(redisUrl ? { REDIS_URL: redisUrl, REDIS_PREFIX: joined?.redisPrefix ?? `gochat-test-${runId}:` } : {}),
 		...env,
 		DATABASE_URL: database.url
-	}));
+	});
 	// Two brokers in one process need a transporter; without TRANSPORTER they share Moleculer's in-memory one.
 	const transporter = config.transporter ?? (options.cluster || options.join ? "Fake" : null);
-	const broker = new ServiceBroker({ ...createBrokerOptions(config), transporter, logger: false });
-	for (const file of serviceFiles(config.services)) broker.loadService(file);
+	const broker = createBroker(config, { transporter, logger: false });
 	const usedRedis = config.redisUrl ?? (config.queueUrl?.startsWith("redis") ? config.queueUrl : null);
 	const cleanup = async () => {
 		await database.drop();

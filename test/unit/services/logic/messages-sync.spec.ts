@@ -1,5 +1,5 @@
 import { ServiceBroker, ServiceSchema } from "moleculer";
-import { loadConfig, setConfig } from "../../../../lib/config";
+import { ConfigMiddleware, loadConfig } from "../../../../lib/config";
 import { toHttpError } from "../../../../lib/errors";
 import MessagesService from "../../../../services/logic/messages.service";
 
@@ -13,8 +13,7 @@ describe("messages.sync admission", () => {
 	let gate = Promise.resolve();
 
 	beforeAll(async () => {
-		setConfig(loadConfig({ SYNC_PER_USER: "2" }));
-		broker = new ServiceBroker({ logger: false });
+		broker = new ServiceBroker({ logger: false, middlewares: [ConfigMiddleware(loadConfig({ SYNC_PER_USER: "2" }))] });
 		// Repo answers only when the test opens the gate, so the syncs it admitted stay in flight.
 		broker.createService({
 			name: "repo.conversations",

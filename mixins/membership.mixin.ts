@@ -1,5 +1,5 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
-import { call } from "../lib/actions";
+import { call } from "../lib/contracts";
 import { parseConversationId } from "../lib/conversation-id";
 import { fail } from "../lib/errors";
 import { MemberRoleCache } from "../lib/member-role-cache";

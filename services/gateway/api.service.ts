@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "http";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
-import { call } from "../../lib/actions";
+import { call } from "../../lib/contracts";
 import { clientAddress } from "../../lib/client-address";
 import { fail, toHttpError } from "../../lib/errors";
 import { declaredFieldsOnly, ParamsSchema } from "../../lib/payload-shape";

@@ -1,6 +1,6 @@
 import type { Context, Service, ServiceBroker, ServiceSchema } from "moleculer";
 import SocketIOService from "moleculer-io";
-import type { ActionMap } from "../../lib/actions";
+import type { ActionMap } from "../../lib/contracts";
 import { clientAddress } from "../../lib/client-address";
 import { GoChatError, toHttpError } from "../../lib/errors";
 import { declaredFieldsOnly, ParamsSchema } from "../../lib/payload-shape";

@@ -1,6 +1,6 @@
 import crypto from "crypto";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { call } from "../../lib/actions";
+import { call } from "../../lib/contracts";
 import {
 	AccessClaims, guestUsername, newRefreshToken, parseRefreshToken, PASSWORD_MAX, PASSWORD_MIN, PASSWORD_PATTERN,
 	REFRESH_TOKEN_CHARS, signAccessToken, usernameKey, USERNAME_PATTERN, verifyAccessToken

@@ -1,5 +1,5 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { call } from "../../lib/actions";
+import { call } from "../../lib/contracts";
 import { parseConversationId } from "../../lib/conversation-id";
 import { ConversationMembersCache } from "../../lib/conversation-members-cache";
 import { DeliveryReport, Push, PushCoalescer } from "../../lib/push-coalescer";

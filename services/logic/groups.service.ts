@@ -1,5 +1,5 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { call } from "../../lib/actions";
+import { call } from "../../lib/contracts";
 import { groupConversationId } from "../../lib/conversation-id";
 import { fail } from "../../lib/errors";
 import type { AuthMeta, Group, GroupAddRefusal, GroupMember, Membership, MemberRole } from "../../lib/types";

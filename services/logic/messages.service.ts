@@ -1,5 +1,5 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { call } from "../../lib/actions";
+import { call } from "../../lib/contracts";
 import { fail } from "../../lib/errors";
 import { AuthMeta, Message, MESSAGE_TYPES, MessageType } from "../../lib/types";
 import { clientMsgIdRule, conversationIdRule, enumRule, messageContentRule, pageLimitRule, seqRule } from "../../lib/validation";

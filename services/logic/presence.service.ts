@@ -1,5 +1,5 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { call } from "../../lib/actions";
+import { call } from "../../lib/contracts";
 
 type PresenceThis = Service & { announce(ctx: Context, userId: string, online: boolean): Promise<number> };
 

@@ -1,5 +1,5 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { call } from "../../lib/actions";
+import { call } from "../../lib/contracts";
 import { fail } from "../../lib/errors";
 import { AuthMeta, GROUP_ADD_POLICIES, GroupAddPolicy, OwnProfile, User } from "../../lib/types";
 import { avatarUrlRule, displayNameRule, enumRule, idRule, pageLimitRule, refuseNull } from "../../lib/validation";

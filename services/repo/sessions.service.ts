@@ -2,6 +2,7 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import { Op } from "sequelize";
 import { toSession } from "../../lib/db/models";
 import type { Session } from "../../lib/types";
+import { serviceActions } from "../../lib/contracts";
 import { createDbMixin, DbThis } from "../../mixins/db.mixin";
 
 type SessionsRepoThis = Service & DbThis & { forget(id: string): Promise<void> };
@@ -30,7 +31,7 @@ const SessionsRepoService: ServiceSchema<ServiceSettingSchema, SessionsRepoThis>
 	mixins: [createDbMixin()],
 	dependencies: ["repo.database"],
 
-	actions: {
+	actions: serviceActions("repo.sessions", {
 		create: {
 			visibility: "public",
 			params: { id: "string", userId: "string", refreshHash: "string", expiresAt: "string" },
@@ -108,7 +109,7 @@ const SessionsRepoService: ServiceSchema<ServiceSettingSchema, SessionsRepoThis>
 				});
 			}
 		}
-	},
+	}),
 
 	events: {
 		"repo.sessions.changed": {

@@ -1,5 +1,5 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { call } from "../../lib/actions";
+import { call } from "../../lib/contracts";
 import { STREAM_MAX_LENGTH } from "../../lib/channels";
 import { WORLD_CONVERSATION_ID } from "../../lib/conversation-id";
 import type { Message } from "../../lib/types";

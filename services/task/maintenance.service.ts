@@ -1,5 +1,5 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { call } from "../../lib/actions";
+import { call } from "../../lib/contracts";
 import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
 
 type MaintenanceThis = Service & ConfigThis & { timer?: NodeJS.Timeout };

@@ -1,5 +1,16 @@
 import type { AppendResult, NewMessage } from "../db/message-writer";
-import type { Conversation, Group, GroupAddPolicy, GroupAddRefusal, Membership, MemberRole, Message, OwnProfile, Session, User } from "../types";
+import type {
+	Conversation,
+	Group,
+	GroupAddPolicy,
+	GroupAddRefusal,
+	Membership,
+	MemberRole,
+	Message,
+	OwnProfile,
+	Session,
+	User
+} from "../types";
 
 /** Contracts of the repo role: every table has one owning service, and only it writes the table. */
 
@@ -113,6 +124,12 @@ export interface HotCacheStats {
 	misses: number;
 }
 
+/** A node's hot cache and group commit counters since it started. */
+export interface MessagesStats {
+	cache: HotCacheStats & { hitRatio: number | null };
+	groupCommit: { batches: number; messages: number; messagesPerBatch: number | null };
+}
+
 /** A fan-out job that failed every retry, kept in SQL until an operator replays or drops it. */
 export interface StoredDeadLetter {
 	id: string;
@@ -156,7 +173,10 @@ export interface RepoActions {
 
 	"repo.conversations.get": { params: { id: string }; result: Conversation | null };
 	"repo.conversations.listForUser": { params: ListForUserParams; result: ConversationWithMembership[] };
-	"repo.conversations.listForUserById": { params: { userId: string; afterId?: string; limit: number }; result: ConversationWithMembership[] };
+	"repo.conversations.listForUserById": {
+		params: { userId: string; afterId?: string; limit: number };
+		result: ConversationWithMembership[];
+	};
 
 	"repo.groups.get": { params: { id: string }; result: Group | null };
 	"repo.groups.getMany": { params: { ids: string[] }; result: Group[] };
@@ -169,11 +189,20 @@ export interface RepoActions {
 	"repo.members.markRead": { params: { conversationId: string; userId: string; seq: number }; result: number | null };
 	"repo.members.joinWorld": { params: { userId: string }; result: boolean };
 	"repo.members.leaveWorld": { params: { userIds: string[] }; result: number };
-	"repo.members.ensureDirect": { params: { id: string; userIds: string[] }; result: { conversation: Conversation; created: boolean } };
+	"repo.members.ensureDirect": {
+		params: { id: string; userIds: string[] };
+		result: { conversation: Conversation; created: boolean };
+	};
 	"repo.members.createGroup": { params: CreateGroupParams; result: { group: Group; refused: GroupAddRefusal[] } };
 	"repo.members.addToGroup": { params: AddMembersParams; result: AddMembersResult };
-	"repo.members.removeFromGroup": { params: { groupId: string; userId: string }; result: { group: Group; removed: Membership } };
-	"repo.members.setRole": { params: { groupId: string; userId: string; role: Exclude<MemberRole, "owner"> }; result: Membership };
+	"repo.members.removeFromGroup": {
+		params: { groupId: string; userId: string };
+		result: { group: Group; removed: Membership };
+	};
+	"repo.members.setRole": {
+		params: { groupId: string; userId: string; role: Exclude<MemberRole, "owner"> };
+		result: Membership;
+	};
 	"repo.members.blockGroup": { params: { groupId: string; userId: string }; result: { left: boolean } };
 	"repo.members.unblockGroup": { params: { groupId: string; userId: string }; result: boolean };
 
@@ -181,27 +210,12 @@ export interface RepoActions {
 	"repo.messages.getMany": { params: { ids: string[] }; result: Message[] };
 	"repo.messages.list": { params: ListMessagesParams; result: SizedPage };
 	"repo.messages.hotCacheStats": { params: Record<string, never>; result: HotCacheStats };
+	"repo.messages.stats": { params: Record<string, never>; result: MessagesStats };
 
 	"repo.deadLetters.add": { params: NewDeadLetter; result: StoredDeadLetter };
 	"repo.deadLetters.list": { params: { limit: number; afterId?: string }; result: StoredDeadLetter[] };
 	"repo.deadLetters.count": { params: Record<string, never>; result: number };
 	"repo.deadLetters.remove": { params: { ids: string[] }; result: number };
-
-	// Legacy names, removed once every caller uses repo.members / the new prune actions.
-	"repo.users.pruneGuests": { params: { before: string; limit: number }; result: number };
-	"repo.conversations.ensureDirect": { params: { id: string; userIds: string[] }; result: { conversation: Conversation; created: boolean } };
-	"repo.conversations.role": { params: { conversationId: string; userId: string }; result: MemberRole | null };
-	"repo.conversations.membership": { params: { conversationId: string; userId: string }; result: Membership | null };
-	"repo.conversations.memberIds": { params: { conversationId: string; afterUserId?: string; limit: number }; result: string[] };
-	"repo.conversations.directPeers": { params: { userId: string }; result: string[] };
-	"repo.conversations.markRead": { params: { conversationId: string; userId: string; seq: number }; result: number | null };
-	"repo.groups.create": { params: CreateGroupParams; result: { group: Group; refused: GroupAddRefusal[] } };
-	"repo.groups.members": { params: { groupId: string; limit: number; afterUserId?: string }; result: Membership[] };
-	"repo.groups.addMembers": { params: AddMembersParams; result: AddMembersResult };
-	"repo.groups.removeMember": { params: { groupId: string; userId: string }; result: { group: Group; removed: Membership } };
-	"repo.groups.block": { params: { groupId: string; userId: string }; result: { left: boolean } };
-	"repo.groups.unblock": { params: { groupId: string; userId: string }; result: boolean };
-	"repo.groups.setRole": { params: { groupId: string; userId: string; role: Exclude<MemberRole, "owner"> }; result: Membership };
 
 	"repo.presence.connect": { params: { userId: string; nodeId: string }; result: { wasOnline: boolean } };
 	"repo.presence.disconnect": { params: { userId: string; nodeId: string }; result: { stillOnline: boolean } };

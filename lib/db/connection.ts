@@ -58,7 +58,8 @@ function useDedicatedConnections(sequelize: Sequelize, inMemory: boolean): void 
 		}
 		return handle;
 	};
-	manager.getConnection = async (options = {}) => connection(options.uuid && options.uuid !== "default" ? "transactions" : "default");
+	manager.getConnection = async (options = {}) =>
+		connection(options.uuid && options.uuid !== "default" ? "transactions" : "default");
 	// Handles stay open for the process; Sequelize closes them all in sequelize.close().
 	manager.releaseConnection = () => undefined;
 	if (inMemory) return;
@@ -71,7 +72,9 @@ function useDedicatedConnections(sequelize: Sequelize, inMemory: boolean): void 
 			.then(handle => runOn(handle, "PRAGMA wal_checkpoint(PASSIVE)"))
 			// A failed checkpoint leaves the WAL longer; the next one catches up.
 			.catch(() => undefined)
-			.finally(() => { checkpointing = false; });
+			.finally(() => {
+				checkpointing = false;
+			});
 	}, CHECKPOINT_INTERVAL_MS);
 	timer.unref();
 	const close = sequelize.close.bind(sequelize);

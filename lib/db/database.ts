@@ -31,9 +31,8 @@ export function acquireDatabase(url: string): Database {
 	let entry = open.get(url);
 	if (!entry) {
 		const sequelize = createSequelize(url);
-		const transaction: Database["transaction"] = sequelize.getDialect() === "sqlite"
-			? serializedTransactions(sequelize)
-			: fn => sequelize.transaction(fn);
+		const transaction: Database["transaction"] =
+			sequelize.getDialect() === "sqlite" ? serializedTransactions(sequelize) : fn => sequelize.transaction(fn);
 		entry = { db: { url, sequelize, models: defineModels(sequelize), transaction }, users: 0 };
 		open.set(url, entry);
 	}

@@ -1,9 +1,9 @@
 import { performance } from "perf_hooks";
-import { QueryTypes, Transaction } from "sequelize";
+import { Model, QueryTypes, Transaction } from "sequelize";
 import { GoChatError, toHttpError } from "../errors";
 import type { Message, MessageType } from "../types";
 import { isUniqueViolation, type Database } from "./database";
-import { toMessage } from "./models";
+import { plain } from "./models";
 
 /** A message as logic hands it to repo: everything but the seq and the time, which storing decides. */
 export interface NewMessage {
@@ -33,16 +33,28 @@ interface Pending {
 class DeadlinePassed extends Error {}
 
 /** One multi-row INSERT per batch, as plain SQL: Sequelize's bulkCreate builds a model instance per row. */
-const MESSAGE_COLUMNS = ["id", "conversation_id", "sender_id", "type", "content", "seq", "client_msg_id", "created_at"] as const;
+const MESSAGE_COLUMNS = [
+	"id",
+	"conversation_id",
+	"sender_id",
+	"type",
+	"content",
+	"seq",
+	"client_msg_id",
+	"created_at"
+] as const;
 
 const dedupKey = (senderId: string, clientMsgId: string) => `${senderId}\u0000${clientMsgId}`;
 
 function deadlineExceeded(): GoChatError {
-	return new GoChatError("SERVICE_UNAVAILABLE", "The message could not be stored in time; it was not stored, send it again");
+	return new GoChatError(
+		"SERVICE_UNAVAILABLE",
+		"The message could not be stored in time; it was not stored, send it again"
+	);
 }
 
 /**
- * Group commit of the send path (DECISIONS §3, §4). Sends that arrive while a batch is being
+ * Group commit of the send path (docs/architecture.md#send-path). Sends that arrive while a batch is being
  * written wait for the next one, and each batch is one transaction: the conversations' rows are
  * locked, every message takes the next seq of its conversation, all rows go in one multi-row
  * insert, and each conversation and sender read position is updated once. Seqs come from the
@@ -70,7 +82,10 @@ export class MessageWriter {
 		const running = this.inFlight.get(key);
 		if (running) {
 			// A resend waits for the original; if that one fails (its caller's deadline, say), the resend goes on its own.
-			return running.then(({ message: original }) => ({ message: original, duplicate: true }), () => this.append(message, deadline));
+			return running.then(
+				({ message: original }) => ({ message: original, duplicate: true }),
+				() => this.append(message, deadline)
+			);
 		}
 		const result = new Promise<AppendResult>((resolve, reject) => {
 			this.queue.push({ message, deadline, resolve, reject });
@@ -158,15 +173,35 @@ export class MessageWriter {
 				const seq = lastSeqs.get(m.conversationId)! + 1;
 				lastSeqs.set(m.conversationId, seq);
 				return {
-					id: m.id, conversation_id: m.conversationId, sender_id: m.senderId, type: m.type, content: m.content,
-					seq, client_msg_id: m.clientMsgId, created_at: createdAt
+					id: m.id,
+					conversation_id: m.conversationId,
+					sender_id: m.senderId,
+					type: m.type,
+					content: m.content,
+					seq,
+					client_msg_id: m.clientMsgId,
+					created_at: createdAt
 				};
 			});
 			await this.db.sequelize.query(
 				`INSERT INTO messages (${MESSAGE_COLUMNS.join(", ")}) VALUES ${rows.map(() => `(${MESSAGE_COLUMNS.map(() => "?").join(", ")})`).join(", ")}`,
-				{ replacements: rows.flatMap(row => MESSAGE_COLUMNS.map(column => row[column])), type: QueryTypes.INSERT, transaction }
+				{
+					replacements: rows.flatMap(row => MESSAGE_COLUMNS.map(column => row[column])),
+					type: QueryTypes.INSERT,
+					transaction
+				}
 			);
-			const messages = rows.map(row => toMessage({ ...row, created_at: now }));
+			const createdIso = now.toISOString();
+			const messages = batch.map(({ message: m }, i): Message => ({
+				id: m.id,
+				conversationId: m.conversationId,
+				senderId: m.senderId,
+				type: m.type,
+				content: m.content,
+				seq: rows[i].seq,
+				clientMsgId: m.clientMsgId,
+				createdAt: createdIso
+			}));
 			await this.advanceConversations(messages, createdAt, transaction);
 			await this.advanceSenders(messages, transaction);
 			// Statements are done; a caller that gave up meanwhile must not find its message stored later.
@@ -180,7 +215,9 @@ export class MessageWriter {
 		const ids = [...new Set(batch.map(p => p.message.conversationId))].sort();
 		const forUpdate = this.db.sequelize.getDialect() === "sqlite" ? "" : " FOR UPDATE";
 		const rows = await this.select<{ id: string; last_seq: number | string }>(
-			`SELECT id, last_seq FROM conversations WHERE id IN (${ids.map(() => "?").join(", ")}) ORDER BY id${forUpdate}`, ids, transaction
+			`SELECT id, last_seq FROM conversations WHERE id IN (${ids.map(() => "?").join(", ")}) ORDER BY id${forUpdate}`,
+			ids,
+			transaction
 		);
 		const lastSeqs = new Map(rows.map(row => [String(row.id), Number(row.last_seq)]));
 		const missing = ids.find(id => !lastSeqs.has(id));
@@ -197,7 +234,7 @@ export class MessageWriter {
 		const idCase = ids.map(() => "WHEN ? THEN ?").join(" ");
 		await this.db.sequelize.query(
 			`UPDATE conversations SET last_seq = CASE id ${seqCase} END, last_message_id = CASE id ${idCase} END, updated_at = ? ` +
-			`WHERE id IN (${ids.map(() => "?").join(", ")})`,
+				`WHERE id IN (${ids.map(() => "?").join(", ")})`,
 			{
 				replacements: [
 					...ids.flatMap(id => [id, newest.get(id)!.seq]),
@@ -211,15 +248,25 @@ export class MessageWriter {
 		);
 	}
 
-	/** A sender has read what they sent: one UPDATE moves every sender's read position forward. */
+	/**
+	 * A sender has read what they sent: one UPDATE moves every sender's read position forward.
+	 * The one write of conversation_members outside repo.members, on purpose: it belongs to the
+	 * send's own transaction (a read position never passes a message that was rolled back), and
+	 * a call to repo.members per batch would add a round trip to every send.
+	 */
 	private async advanceSenders(messages: Message[], transaction: Transaction): Promise<void> {
 		const highest = new Map<string, { conversationId: string; userId: string; seq: number }>();
-		for (const m of messages) highest.set(`${m.conversationId} ${m.senderId}`, { conversationId: m.conversationId, userId: m.senderId, seq: m.seq });
+		for (const m of messages)
+			highest.set(`${m.conversationId} ${m.senderId}`, {
+				conversationId: m.conversationId,
+				userId: m.senderId,
+				seq: m.seq
+			});
 		const pairs = [...highest.values()];
 		const match = "(conversation_id = ? AND user_id = ?)";
 		await this.db.sequelize.query(
 			`UPDATE conversation_members SET read_seq = CASE ${pairs.map(() => `WHEN ${match} THEN ?`).join(" ")} ELSE read_seq END ` +
-			`WHERE ${pairs.map(() => `(${match} AND read_seq < ?)`).join(" OR ")}`,
+				`WHERE ${pairs.map(() => `(${match} AND read_seq < ?)`).join(" OR ")}`,
 			{
 				replacements: [
 					...pairs.flatMap(p => [p.conversationId, p.userId, p.seq]),
@@ -232,14 +279,21 @@ export class MessageWriter {
 	}
 
 	private async findByClientMsgIds(messages: NewMessage[]): Promise<Map<string, Message>> {
-		const rows = await this.select<Record<string, unknown>>(
+		// Mapped to the Message model (columns to attributes) without its PRAGMA round trips on SQLite.
+		const rows = (await this.db.sequelize.query(
 			`SELECT * FROM messages WHERE ${messages.map(() => "(sender_id = ? AND client_msg_id = ?)").join(" OR ")}`,
-			messages.flatMap(m => [m.senderId, m.clientMsgId])
+			{
+				replacements: messages.flatMap(m => [m.senderId, m.clientMsgId]),
+				model: this.db.models.Message,
+				mapToModel: true
+			}
+		)) as Model[];
+		return new Map(
+			rows.map(row => {
+				const message = plain<Message>(row);
+				return [dedupKey(message.senderId, message.clientMsgId), message];
+			})
 		);
-		return new Map(rows.map(row => {
-			const message = toMessage(row);
-			return [dedupKey(message.senderId, message.clientMsgId), message];
-		}));
 	}
 
 	/**
@@ -257,6 +311,11 @@ export class MessageWriter {
 	 * PRAGMA table_info for every table they name, doubling the round trips of the hot path.
 	 */
 	private select<T>(sql: string, replacements: unknown[], transaction?: Transaction): Promise<T[]> {
-		return this.db.sequelize.query(sql, { replacements, type: QueryTypes.SELECT, transaction, raw: true }) as Promise<T[]>;
+		return this.db.sequelize.query(sql, {
+			replacements,
+			type: QueryTypes.SELECT,
+			transaction,
+			raw: true
+		}) as Promise<T[]>;
 	}
 }

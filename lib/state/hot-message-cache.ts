@@ -3,11 +3,11 @@ import type { Message } from "../types";
 import type { StateStore } from "./state-store";
 
 /**
- * The newest messages of each conversation (seed 004: 300, by seq), so history and sync near the
- * end of a conversation read no message rows. Per conversation one sorted set scored by seq.
+ * The newest messages of each conversation (HOT_CACHE_SIZE of them, by seq), so history and sync
+ * near the end of a conversation read no message rows. Per conversation one sorted set scored by seq.
  *
- * The cache is never trusted on its own (DECISIONS §4): every read names the conversation's last
- * seq from SQL, and a page is served only when the set holds every seq the page needs. Seqs are
+ * The cache is never trusted on its own (SQL is the truth): every read names the conversation's
+ * last seq from SQL, and a page is served only when the set holds every seq the page needs. Seqs are
  * gap-free and messages never change, so "all the seqs are there" proves the page complete; a
  * set that was flushed, evicted or restored from an old snapshot just misses, and the reader
  * repairs it from SQL.
@@ -37,11 +37,20 @@ const TTL_SECONDS = 24 * 3600;
 export const HOT_CACHE_PREFIX = "hot:";
 const key = (conversationId: string) => HOT_CACHE_PREFIX + conversationId;
 
+export interface HotCacheCounters {
+	hits: number;
+	misses: number;
+}
+
 export class HotMessageCache {
+	/** Reads served from the cache and reads that had to go to SQL, since this process started. */
 	hits = 0;
 	misses = 0;
 
-	constructor(private readonly store: StateStore, readonly size: number) {}
+	constructor(
+		private readonly store: StateStore,
+		readonly size: number
+	) {}
 
 	get enabled(): boolean {
 		return this.size > 0;
@@ -56,11 +65,20 @@ export class HotMessageCache {
 			if (list) list.push(m);
 			else byConversation.set(m.conversationId, [m]);
 		}
-		await Promise.all([...byConversation].map(async ([conversationId, list]) => {
-			await this.store.zadd(key(conversationId), list.map(m => [m.seq, JSON.stringify(m)]));
-			await this.store.ztrimToNewest(key(conversationId), this.size);
-			await this.store.expire(key(conversationId), TTL_SECONDS);
-		}));
+		await Promise.all(
+			[...byConversation].map(async ([conversationId, list]) => {
+				await this.store.zadd(
+					key(conversationId),
+					list.map(m => [m.seq, JSON.stringify(m)])
+				);
+				await this.store.ztrimToNewest(key(conversationId), this.size);
+				await this.store.expire(key(conversationId), TTL_SECONDS);
+			})
+		);
+	}
+
+	stats(): HotCacheCounters {
+		return { hits: this.hits, misses: this.misses };
 	}
 
 	/** Whether a page ending at `upperSeq` lies in the window the cache is meant to hold. */
@@ -101,7 +119,13 @@ export class HotMessageCache {
 	 * its oldest messages, a backward page its newest. Members are sized as stored (their JSON
 	 * and a comma, as messageBytes counts) and parsed only up to the cut.
 	 */
-	private async contiguous(conversationId: string, first: number, last: number, budget: PageBudget, from: "oldest" | "newest"): Promise<{ messages: Message[]; cut: boolean } | null> {
+	private async contiguous(
+		conversationId: string,
+		first: number,
+		last: number,
+		budget: PageBudget,
+		from: "oldest" | "newest"
+	): Promise<{ messages: Message[]; cut: boolean } | null> {
 		if (last - first + 1 > this.size) return null;
 		const members = await this.store.zrangeByScore(key(conversationId), first, last);
 		if (from === "newest") members.reverse();

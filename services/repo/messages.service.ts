@@ -1,48 +1,30 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { performance } from "perf_hooks";
 import { Op, WhereOptions } from "sequelize";
-import { AppendResult, MessageWriter, NewMessage } from "../../lib/db/message-writer";
-import { toMessage } from "../../lib/db/models";
+import { Params, serviceActions } from "../../lib/contracts";
+import type { HotCacheStats, ListMessagesParams, MessagesStats, SizedPage } from "../../lib/contracts/repo";
+import { AppendResult, MessageWriter } from "../../lib/db/message-writer";
+import { fromRaw } from "../../lib/db/models";
 import { fail } from "../../lib/errors";
 import { messageBytes, PageBudget } from "../../lib/page-budget";
+import { NO_RETRY } from "../../lib/resilience";
 import { HotMessageCache } from "../../lib/state/hot-message-cache";
 import type { Message } from "../../lib/types";
-import { createDbMixin, DbThis } from "../../mixins/db.mixin";
-import { createEntityReadsMixin } from "../../mixins/entity-reads.mixin";
-import { createStateMixin, StateThis } from "../../mixins/state.mixin";
 import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
+import { createDbMixin, DbThis } from "../../mixins/db.mixin";
+import { createStateMixin, StateThis } from "../../mixins/state.mixin";
 
-type MessagesRepoThis = Service & ConfigThis & DbThis & StateThis & {
-	writer: MessageWriter;
-	hot: HotMessageCache;
-	lastCacheWarning: number;
-	lastSeqOf(conversationId: string): Promise<number>;
-	listFromDatabase(params: ListMessagesParams): Promise<SizedPage>;
-	cacheWritten(messages: Message[]): void;
-};
-
-export interface ListMessagesParams {
-	conversationId: string;
-	beforeSeq?: number;
-	afterSeq?: number;
-	limit: number;
-	/** The conversation's last seq, when the caller has just read it from SQL. */
-	lastSeq?: number;
-	/** Fewer messages, hasMore true, past this many bytes of their JSON (PAGE_MAX_BYTES; see PageBudget). */
-	maxBytes: number;
-	/** A first message larger than maxBytes is left out instead of sent alone (the page is then empty, hasMore true). */
-	allowEmpty?: boolean;
-}
-
-export interface MessagePage {
-	messages: Message[];
-	hasMore: boolean;
-}
-
-/** A page and its size, so a caller filling one reply from several pages knows what is left. */
-export interface SizedPage extends MessagePage {
-	bytes: number;
-}
+type MessagesRepoThis = Service &
+	ConfigThis &
+	DbThis &
+	StateThis & {
+		writer: MessageWriter;
+		hot: HotMessageCache;
+		lastCacheWarning: number;
+		lastSeqOf(conversationId: string): Promise<number>;
+		listFromDatabase(params: ListMessagesParams): Promise<SizedPage>;
+		cacheWritten(messages: Message[]): void;
+	};
 
 /**
  * Room kept between committing a message and the caller's deadline, for the answer to travel
@@ -73,17 +55,22 @@ function deadlineOf(ctx: Context & { startHrTime?: [number, number] }): number {
 /** Messages: stored by group commit with their per-conversation seq, read through the hot cache. */
 const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis> = {
 	name: "repo.messages",
-	mixins: [createConfigMixin(), createDbMixin(), createEntityReadsMixin("Message", toMessage), createStateMixin()],
+	mixins: [createConfigMixin(), createDbMixin({ model: "Message" }), createStateMixin()],
 	dependencies: ["repo.database"],
 
-	actions: {
+	actions: serviceActions("repo.messages", {
 		/**
 		 * Stores a message (the one call of the send path): de-duplicated by the sender's
 		 * clientMsgId, given the conversation's next seq, committed with the conversation's new
 		 * position and the sender's read position. A resend gets the original, `duplicate: true`.
 		 */
+		// Group commit with a caller's deadline: one raw multi-row insert per batch, not moleculer-db's insert.
 		append: {
 			visibility: "public",
+			retryPolicy: NO_RETRY,
+			// Bounded by the send admission of every logic node and the writer's own queue; a bulkhead here
+			// would make several logic nodes queue behind one repo node's slots.
+			bulkhead: { enabled: false },
 			params: {
 				id: "string",
 				conversationId: "string",
@@ -92,7 +79,7 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 				content: "string",
 				clientMsgId: "string"
 			},
-			async handler(this: MessagesRepoThis, ctx: Context<NewMessage>): Promise<AppendResult> {
+			async handler(this: MessagesRepoThis, ctx: Context<Params<"repo.messages.append">>): Promise<AppendResult> {
 				return this.writer.append(ctx.params, deadlineOf(ctx));
 			}
 		},
@@ -101,7 +88,7 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 		 * A page of history in seq order. With afterSeq it reads forward from there (catch-up);
 		 * otherwise it reads back from beforeSeq, or from the newest message. Served from the hot
 		 * cache only when the cache holds the whole page up to the last seq SQL knows. Either way
-		 * the page stops at maxBytes (hasMore: true).
+		 * the page stops at maxBytes (hasMore: true). Seq ranges and a byte budget: not moleculer-db's list.
 		 */
 		list: {
 			visibility: "public",
@@ -114,7 +101,7 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 				maxBytes: { type: "number", integer: true, positive: true },
 				allowEmpty: { type: "boolean", optional: true }
 			},
-			async handler(this: MessagesRepoThis, ctx: Context<ListMessagesParams>): Promise<SizedPage> {
+			async handler(this: MessagesRepoThis, ctx: Context<Params<"repo.messages.list">>): Promise<SizedPage> {
 				const { conversationId, beforeSeq } = ctx.params;
 				if (!this.hot.enabled) return this.listFromDatabase(ctx.params);
 				const lastSeq = ctx.params.lastSeq ?? (await this.lastSeqOf(conversationId));
@@ -124,10 +111,32 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 				const upper = Math.min(lastSeq, beforeSeq !== undefined ? beforeSeq - 1 : lastSeq);
 				if (this.hot.covers(lastSeq, upper)) {
 					// The newest window was incomplete (a new, flushed or rewound cache): load it again.
-					const newest = await this.listFromDatabase({ conversationId, limit: this.hot.size, maxBytes: Infinity });
+					const newest = await this.listFromDatabase({
+						conversationId,
+						limit: this.hot.size,
+						maxBytes: Infinity
+					});
 					this.cacheWritten(newest.messages);
 				}
 				return page;
+			}
+		},
+
+		// moleculer-db's get with an ID list, under the contract's name and params.
+		getMany: {
+			visibility: "public",
+			params: { ids: { type: "array", items: "string" } },
+			async handler(this: MessagesRepoThis, ctx: Context<Params<"repo.messages.getMany">>): Promise<Message[]> {
+				return ctx.params.ids.length === 0 ? [] : this._get<Message[]>(ctx, { id: ctx.params.ids });
+			}
+		},
+
+		/** Reads served by the hot cache and reads that went to SQL since this node started (gochat stats). */
+		hotCacheStats: {
+			visibility: "public",
+			params: {},
+			handler(this: MessagesRepoThis): HotCacheStats {
+				return this.hot.stats();
 			}
 		},
 
@@ -135,7 +144,7 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 		stats: {
 			visibility: "public",
 			params: {},
-			handler(this: MessagesRepoThis) {
+			handler(this: MessagesRepoThis): MessagesStats {
 				const { hits, misses } = this.hot;
 				const { batches, messages } = this.writer;
 				return {
@@ -144,13 +153,13 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 				};
 			}
 		}
-	},
+	}),
 
 	methods: {
 		async lastSeqOf(this: MessagesRepoThis, conversationId: string): Promise<number> {
-			const row = await this.db.models.Conversation.findByPk(conversationId, { attributes: ["last_seq"], raw: true });
+			const row = await this.db.models.Conversation.findByPk(conversationId, { attributes: ["lastSeq"] });
 			if (!row) fail("CONVERSATION_NOT_FOUND", "No such conversation");
-			return Number((row as unknown as { last_seq: unknown }).last_seq);
+			return row.get("lastSeq") as number;
 		},
 
 		/**
@@ -159,6 +168,7 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 		 */
 		async listFromDatabase(this: MessagesRepoThis, params: ListMessagesParams): Promise<SizedPage> {
 			const { conversationId, beforeSeq, afterSeq, limit } = params;
+			const { Message } = this.db.models;
 			const forward = afterSeq !== undefined;
 			const budget = new PageBudget(params.maxBytes, params.allowEmpty);
 			const page: Message[] = [];
@@ -166,13 +176,26 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 			let [after, before] = [afterSeq, beforeSeq];
 			let rows = Math.min(limit + 1, FIRST_READ_ROWS);
 			for (;;) {
-				const seq = { ...(after !== undefined ? { [Op.gt]: after } : {}), ...(before !== undefined ? { [Op.lt]: before } : {}) };
-				const where: WhereOptions = { conversation_id: conversationId, ...(Object.getOwnPropertySymbols(seq).length ? { seq } : {}) };
-				const found = await this.db.models.Message.findAll({ where, order: [["seq", forward ? "ASC" : "DESC"]], limit: rows });
+				const seq = {
+					...(after !== undefined ? { [Op.gt]: after } : {}),
+					...(before !== undefined ? { [Op.lt]: before } : {})
+				};
+				const where: WhereOptions = {
+					conversationId,
+					...(Object.getOwnPropertySymbols(seq).length ? { seq } : {})
+				};
+				// Raw rows through the model's getters: model instances would cost several times the query.
+				const found = await Message.findAll({
+					where,
+					order: [["seq", forward ? "ASC" : "DESC"]],
+					limit: rows,
+					raw: true
+				});
 				for (const row of found) {
-					const message = toMessage(row);
+					const message = fromRaw<Message>(Message, row);
 					// A row past the limit or the budget only proves there is more.
-					if (page.length === limit || !budget.take(messageBytes(message))) return sized(page, true, budget, forward);
+					if (page.length === limit || !budget.take(messageBytes(message)))
+						return sized(page, true, budget, forward);
 					page.push(message);
 					if (forward) after = message.seq;
 					else before = message.seq;

@@ -1,20 +1,17 @@
 import crypto from "crypto";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { createStateMixin, StateThis } from "../../mixins/state.mixin";
+import { Params, serviceActions } from "../../lib/contracts";
+import { NO_RETRY } from "../../lib/resilience";
 import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
+import { createStateMixin, StateThis } from "../../mixins/state.mixin";
 
-type PresenceRepoThis = Service & ConfigThis & StateThis & {
-	liveNodes(userIds: string[]): Promise<string[][]>;
-	forgetNode(nodeId: string): Promise<string[]>;
-	replaceMark(nodeId: string, value: string): Promise<{ previous: string | null; serverId: string }>;
-};
-
-interface PresenceCheckpoint {
-	/** False when this node's entries may be gone: it must write them again. */
-	intact: boolean;
-	/** What the node passes to its next checkpoint. */
-	mark: string;
-}
+type PresenceRepoThis = Service &
+	ConfigThis &
+	StateThis & {
+		liveNodes(userIds: string[]): Promise<string[][]>;
+		forgetNode(nodeId: string): Promise<string[]>;
+		replaceMark(nodeId: string, value: string): Promise<{ previous: string | null; serverId: string }>;
+	};
 
 /**
  * Where each user is online: for every user a sorted set of gateway node IDs scored by when
@@ -30,12 +27,16 @@ const PresenceRepoService: ServiceSchema<ServiceSettingSchema, PresenceRepoThis>
 	name: "repo.presence",
 	mixins: [createConfigMixin(), createStateMixin()],
 
-	actions: {
+	actions: serviceActions("repo.presence", {
 		/** Marks the user online on a node; says whether they were online anywhere before. */
 		connect: {
 			visibility: "public",
+			retryPolicy: NO_RETRY,
 			params: { userId: "string", nodeId: "string" },
-			async handler(this: PresenceRepoThis, ctx: Context<{ userId: string; nodeId: string }>): Promise<{ wasOnline: boolean }> {
+			async handler(
+				this: PresenceRepoThis,
+				ctx: Context<Params<"repo.presence.connect">>
+			): Promise<{ wasOnline: boolean }> {
 				const { userId, nodeId } = ctx.params;
 				const [before] = await this.liveNodes([userId]);
 				const ttl = this.config.presenceTtlSeconds;
@@ -49,8 +50,12 @@ const PresenceRepoService: ServiceSchema<ServiceSettingSchema, PresenceRepoThis>
 		/** Marks the user offline on a node; says whether they are still online elsewhere. */
 		disconnect: {
 			visibility: "public",
+			retryPolicy: NO_RETRY,
 			params: { userId: "string", nodeId: "string" },
-			async handler(this: PresenceRepoThis, ctx: Context<{ userId: string; nodeId: string }>): Promise<{ stillOnline: boolean }> {
+			async handler(
+				this: PresenceRepoThis,
+				ctx: Context<Params<"repo.presence.disconnect">>
+			): Promise<{ stillOnline: boolean }> {
 				const { userId, nodeId } = ctx.params;
 				await this.state.zrem(userKey(userId), nodeId);
 				await this.state.srem(nodeKey(nodeId), userId);
@@ -62,15 +67,18 @@ const PresenceRepoService: ServiceSchema<ServiceSettingSchema, PresenceRepoThis>
 		/** The gateway's heartbeat: keeps its users' entries alive for another TTL. */
 		refresh: {
 			visibility: "public",
+			retryPolicy: NO_RETRY,
 			params: { nodeId: "string", userIds: { type: "array", items: "string" } },
-			async handler(this: PresenceRepoThis, ctx: Context<{ nodeId: string; userIds: string[] }>): Promise<number> {
+			async handler(this: PresenceRepoThis, ctx: Context<Params<"repo.presence.refresh">>): Promise<number> {
 				const { nodeId, userIds } = ctx.params;
 				const ttl = this.config.presenceTtlSeconds;
 				const expiresAt = Date.now() + ttl * 1000;
-				await Promise.all(userIds.map(async userId => {
-					await this.state.zadd(userKey(userId), [[expiresAt, nodeId]]);
-					await this.state.expire(userKey(userId), ttl);
-				}));
+				await Promise.all(
+					userIds.map(async userId => {
+						await this.state.zadd(userKey(userId), [[expiresAt, nodeId]]);
+						await this.state.expire(userKey(userId), ttl);
+					})
+				);
 				if (userIds.length > 0) await this.state.sadd(nodeKey(nodeId), ...userIds);
 				return userIds.length;
 			}
@@ -80,7 +88,10 @@ const PresenceRepoService: ServiceSchema<ServiceSettingSchema, PresenceRepoThis>
 		locate: {
 			visibility: "public",
 			params: { userIds: { type: "array", items: "string" } },
-			async handler(this: PresenceRepoThis, ctx: Context<{ userIds: string[] }>): Promise<Record<string, string[]>> {
+			async handler(
+				this: PresenceRepoThis,
+				ctx: Context<Params<"repo.presence.locate">>
+			): Promise<Record<string, string[]>> {
 				const nodes = await this.liveNodes(ctx.params.userIds);
 				const located: Record<string, string[]> = {};
 				ctx.params.userIds.forEach((userId, i) => {
@@ -95,38 +106,36 @@ const PresenceRepoService: ServiceSchema<ServiceSettingSchema, PresenceRepoThis>
 		 * its mark with a new one and compares the old one with the mark the gateway last got.
 		 * Missing (FLUSHALL, a restart on an empty store, the node forgotten), older (a snapshot
 		 * restored) or from another server instance (a restart, even from a snapshot that holds the
-		 * newest mark) means not intact. The mark the gateway holds is `<serverId>.<random>`.
+		 * newest mark) means not intact (the node must write its entries again). The mark the gateway
+		 * holds is `<serverId>.<random>`; it passes the one it got to its next checkpoint.
 		 */
 		checkpoint: {
 			visibility: "public",
+			retryPolicy: NO_RETRY,
 			params: { nodeId: "string", mark: "string" },
-			async handler(this: PresenceRepoThis, ctx: Context<{ nodeId: string; mark: string }>): Promise<PresenceCheckpoint> {
+			async handler(
+				this: PresenceRepoThis,
+				ctx: Context<Params<"repo.presence.checkpoint">>
+			): Promise<{ intact: boolean; mark: string }> {
 				const next = crypto.randomBytes(8).toString("hex");
 				const { previous, serverId } = await this.replaceMark(ctx.params.nodeId, next);
-				return { intact: previous !== null && ctx.params.mark === `${serverId}.${previous}`, mark: `${serverId}.${next}` };
+				return {
+					intact: previous !== null && ctx.params.mark === `${serverId}.${previous}`,
+					mark: `${serverId}.${next}`
+				};
 			}
 		},
 
 		/** Drops every entry of a node; returns the users who are now offline everywhere. */
 		removeNode: {
 			visibility: "public",
+			retryPolicy: NO_RETRY,
 			params: { nodeId: "string" },
-			async handler(this: PresenceRepoThis, ctx: Context<{ nodeId: string }>): Promise<string[]> {
+			async handler(this: PresenceRepoThis, ctx: Context<Params<"repo.presence.removeNode">>): Promise<string[]> {
 				return this.forgetNode(ctx.params.nodeId);
 			}
 		}
-	},
-
-	events: {
-		/** A gateway that vanished holds no sockets any more: its users are not online there. */
-		async "$node.disconnected"(this: PresenceRepoThis, ctx: Context<{ node: { id: string } }>) {
-			const offline = await this.forgetNode(ctx.params.node.id);
-			if (offline.length > 0) {
-				this.logger.info(`Node ${ctx.params.node.id} left; ${offline.length} user(s) went offline`);
-				ctx.emit("presence.offline", { userIds: offline });
-			}
-		}
-	},
+	}),
 
 	methods: {
 		async liveNodes(this: PresenceRepoThis, userIds: string[]): Promise<string[][]> {

@@ -8,9 +8,15 @@ describe("MessageWriter", () => {
 	let db: Database;
 	let n = 0;
 	const message = (overrides: Partial<NewMessage> = {}): NewMessage => ({
-		id: String(1_000_000 + ++n), conversationId: "world", senderId: "7", type: "text", content: `m${n}`, clientMsgId: `k${n}`, ...overrides
+		id: String(1_000_000 + ++n),
+		conversationId: "world",
+		senderId: "7",
+		type: "text",
+		content: `m${n}`,
+		clientMsgId: `k${n}`,
+		...overrides
 	});
-	const lastSeq = async () => Number((await db.models.Conversation.findByPk("world", { raw: true }) as unknown as { last_seq: number }).last_seq);
+	const lastSeq = async () => (await db.models.Conversation.findByPk("world"))!.get("lastSeq") as number;
 	const stored = () => db.models.Message.count();
 	/** Runs `hook` before every message INSERT the writer sends (to slow it down or make it fail). */
 	const beforeInsert = (hook: () => Promise<unknown>) => {
@@ -39,7 +45,10 @@ describe("MessageWriter", () => {
 	test("the same clientMsgId twice at once is stored once; the second gets the original", async () => {
 		const writer = new MessageWriter(db);
 		const first = message({ clientMsgId: "same" });
-		const [a, b] = await Promise.all([writer.append(first), writer.append({ ...first, id: "99", content: "other" })]);
+		const [a, b] = await Promise.all([
+			writer.append(first),
+			writer.append({ ...first, id: "99", content: "other" })
+		]);
 		expect(a.duplicate).toBe(false);
 		expect(b).toEqual({ message: a.message, duplicate: true });
 		const later = await new MessageWriter(db).append({ ...first, id: "98" });
@@ -49,7 +58,9 @@ describe("MessageWriter", () => {
 
 	test("a caller whose deadline passed is refused and nothing is stored", async () => {
 		const writer = new MessageWriter(db);
-		await expect(writer.append(message(), performance.now() - 1)).rejects.toMatchObject({ type: "SERVICE_UNAVAILABLE" });
+		await expect(writer.append(message(), performance.now() - 1)).rejects.toMatchObject({
+			type: "SERVICE_UNAVAILABLE"
+		});
 		expect([await stored(), await lastSeq()]).toEqual([0, 0]);
 	});
 
@@ -83,15 +94,27 @@ describe("MessageWriter", () => {
 			throw Object.assign(new Error("connect ECONNREFUSED"), { name: "SequelizeConnectionRefusedError" });
 		});
 		// The first append starts a batch at once; the other three queue behind it and share the next one.
-		const results = await Promise.allSettled([writer.append(message()), writer.append(message()), writer.append(message()), writer.append(message())]);
-		expect(results.every(r => r.status === "rejected" && (r.reason as Error).name === "SequelizeConnectionRefusedError")).toBe(true);
+		const results = await Promise.allSettled([
+			writer.append(message()),
+			writer.append(message()),
+			writer.append(message()),
+			writer.append(message())
+		]);
+		expect(
+			results.every(
+				r => r.status === "rejected" && (r.reason as Error).name === "SequelizeConnectionRefusedError"
+			)
+		).toBe(true);
 		expect(inserts).toBe(2);
 		expect(await stored()).toBe(0);
 	});
 
 	test("a message for a conversation that does not exist fails alone", async () => {
 		const writer = new MessageWriter(db);
-		const [bad, good] = await Promise.allSettled([writer.append(message({ conversationId: "group_1" })), writer.append(message())]);
+		const [bad, good] = await Promise.allSettled([
+			writer.append(message({ conversationId: "group_1" })),
+			writer.append(message())
+		]);
 		expect(bad).toMatchObject({ status: "rejected", reason: { type: "CONVERSATION_NOT_FOUND" } });
 		expect(good).toMatchObject({ status: "fulfilled", value: { message: { seq: 1 } } });
 	});

@@ -4,13 +4,22 @@ import { MemoryStateStore } from "../../../../lib/state/memory-state-store";
 import type { Message } from "../../../../lib/types";
 
 const message = (seq: number): Message => ({
-	id: String(1000 + seq), conversationId: "c", senderId: "1", type: "text", content: `m${seq}`, seq, clientMsgId: `k${seq}`, createdAt: new Date(0).toISOString()
+	id: String(1000 + seq),
+	conversationId: "c",
+	senderId: "1",
+	type: "text",
+	content: `m${seq}`,
+	seq,
+	clientMsgId: `k${seq}`,
+	createdAt: new Date(0).toISOString()
 });
 const upTo = (n: number) => Array.from({ length: n }, (_, i) => message(i + 1));
 
 /** What the database would answer for the same query over `all`: the page, cut to its byte budget from its far end. */
 function reference(all: Message[], { beforeSeq, afterSeq, limit, maxBytes = Infinity, allowEmpty }: HotQuery) {
-	const inRange = all.filter(m => (afterSeq === undefined || m.seq > afterSeq) && (beforeSeq === undefined || m.seq < beforeSeq));
+	const inRange = all.filter(
+		m => (afterSeq === undefined || m.seq > afterSeq) && (beforeSeq === undefined || m.seq < beforeSeq)
+	);
 	const forward = afterSeq !== undefined;
 	const page = forward ? inRange.slice(0, limit) : inRange.slice(-limit).reverse();
 	const budget = new PageBudget(maxBytes, allowEmpty);
@@ -19,16 +28,32 @@ function reference(all: Message[], { beforeSeq, afterSeq, limit, maxBytes = Infi
 		if (!budget.take(messageBytes(m))) break;
 		kept.push(m);
 	}
-	return { messages: forward ? kept : kept.reverse(), hasMore: kept.length < page.length || inRange.length > limit, bytes: budget.bytes };
+	return {
+		messages: forward ? kept : kept.reverse(),
+		hasMore: kept.length < page.length || inRange.length > limit,
+		bytes: budget.bytes
+	};
 }
 
 const QUERIES: HotQuery[] = [
-	{ limit: 3 }, { limit: 50 }, { afterSeq: 0, limit: 4 }, { afterSeq: 7, limit: 2 }, { afterSeq: 9, limit: 5 },
-	{ afterSeq: 10, limit: 5 }, { beforeSeq: 9, limit: 2 }, { beforeSeq: 2, limit: 5 }, { beforeSeq: 1, limit: 5 },
-	{ afterSeq: 3, beforeSeq: 7, limit: 10 }, { afterSeq: 20, limit: 5 },
+	{ limit: 3 },
+	{ limit: 50 },
+	{ afterSeq: 0, limit: 4 },
+	{ afterSeq: 7, limit: 2 },
+	{ afterSeq: 9, limit: 5 },
+	{ afterSeq: 10, limit: 5 },
+	{ beforeSeq: 9, limit: 2 },
+	{ beforeSeq: 2, limit: 5 },
+	{ beforeSeq: 1, limit: 5 },
+	{ afterSeq: 3, beforeSeq: 7, limit: 10 },
+	{ afterSeq: 20, limit: 5 },
 	// A message here is about 150 bytes of JSON: these budgets cut pages short.
-	{ limit: 50, maxBytes: 400 }, { afterSeq: 0, limit: 50, maxBytes: 400 }, { beforeSeq: 9, limit: 5, maxBytes: 310 },
-	{ afterSeq: 2, limit: 5, maxBytes: 1 }, { limit: 5, maxBytes: 1, allowEmpty: true }, { afterSeq: 9, limit: 5, maxBytes: 1 }
+	{ limit: 50, maxBytes: 400 },
+	{ afterSeq: 0, limit: 50, maxBytes: 400 },
+	{ beforeSeq: 9, limit: 5, maxBytes: 310 },
+	{ afterSeq: 2, limit: 5, maxBytes: 1 },
+	{ limit: 5, maxBytes: 1, allowEmpty: true },
+	{ afterSeq: 9, limit: 5, maxBytes: 1 }
 ];
 
 describe("HotMessageCache", () => {
@@ -51,13 +76,21 @@ describe("HotMessageCache", () => {
 		expect(backward?.messages.map(m => m.seq)).toEqual([9, 10]);
 		expect(backward?.hasMore).toBe(true);
 		expect((await cache.read("c", { limit: 10, maxBytes: 1 }, 10))?.messages.map(m => m.seq)).toEqual([10]);
-		expect(await cache.read("c", { limit: 10, maxBytes: 1, allowEmpty: true }, 10)).toEqual({ messages: [], hasMore: true, bytes: 0 });
+		expect(await cache.read("c", { limit: 10, maxBytes: 1, allowEmpty: true }, 10)).toEqual({
+			messages: [],
+			hasMore: true,
+			bytes: 0
+		});
 	});
 
 	test("an empty conversation answers without a read", async () => {
 		const cache = new HotMessageCache(new MemoryStateStore(), 300);
 		expect(await cache.read("c", { limit: 10 }, 0)).toEqual({ messages: [], hasMore: false, bytes: 0 });
-		expect(await cache.read("c", { afterSeq: 0, limit: 10 }, 0)).toEqual({ messages: [], hasMore: false, bytes: 0 });
+		expect(await cache.read("c", { afterSeq: 0, limit: 10 }, 0)).toEqual({
+			messages: [],
+			hasMore: false,
+			bytes: 0
+		});
 	});
 
 	test("a set that lost its newest messages (flushed, restored from an old snapshot) misses instead of hiding them", async () => {
@@ -79,7 +112,9 @@ describe("HotMessageCache", () => {
 		expect(await cache.read("c", { limit: 5 }, 20)).toEqual(reference(all, { limit: 5 }));
 		expect(await cache.read("c", { limit: 6 }, 20)).toBeNull();
 		expect(await cache.read("c", { beforeSeq: 16, limit: 3 }, 20)).toBeNull();
-		expect(await cache.read("c", { afterSeq: 16, limit: 10 }, 20)).toEqual(reference(all, { afterSeq: 16, limit: 10 }));
+		expect(await cache.read("c", { afterSeq: 16, limit: 10 }, 20)).toEqual(
+			reference(all, { afterSeq: 16, limit: 10 })
+		);
 		expect(cache.covers(20, 16)).toBe(true);
 		expect(cache.covers(20, 15)).toBe(false);
 	});

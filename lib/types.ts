@@ -18,8 +18,12 @@ export interface OwnProfile extends User {
 	groupAddPolicy: GroupAddPolicy;
 }
 
-export type MessageType = "text" | "image" | "file";
-export const MESSAGE_TYPES: MessageType[] = ["text", "image", "file"];
+/** What clients may send. */
+export type ClientMessageType = "text" | "image" | "file";
+export const MESSAGE_TYPES: ClientMessageType[] = ["text", "image", "file"];
+/** "system": said by an operator (sender "0"), stored and delivered like any other message. */
+export type MessageType = ClientMessageType | "system";
+export const SYSTEM_SENDER_ID = "0";
 
 export interface Message {
 	id: string;

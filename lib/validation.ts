@@ -48,13 +48,18 @@ export const clientMsgIdRule = {
 	min: 1,
 	max: 64,
 	pattern: /^(?!\s)[^\p{Cc}\p{Cs}]*(?<!\s)$/u,
-	messages: { stringPattern: "'{field}' must not contain control characters or unpaired surrogates, nor start or end with whitespace" }
+	messages: {
+		stringPattern:
+			"'{field}' must not contain control characters or unpaired surrogates, nor start or end with whitespace"
+	}
 };
 
 /** Message text: any characters but NUL (SQLite cannot take it in a statement) and unpaired surrogates. */
 export const messageContentRule = {
 	type: "string",
 	min: 1,
+	// NUL is the point of this pattern.
+	// eslint-disable-next-line no-control-regex
 	pattern: /^[^\u0000\p{Cs}]*$/u,
 	messages: { stringPattern: "'{field}' must not contain NUL characters or unpaired surrogates" }
 };
@@ -63,7 +68,14 @@ export const conversationIdRule = { type: "string", min: 1, max: 64 };
 
 export const seqRule = { type: "number", integer: true, min: 0, convert: true };
 
-export const pageLimitRule = (max: number) => ({ type: "number", integer: true, min: 1, max, convert: true, optional: true });
+export const pageLimitRule = (max: number) => ({
+	type: "number",
+	integer: true,
+	min: 1,
+	max,
+	convert: true,
+	optional: true
+});
 
 /** fastest-validator lets null through every optional field; where null means nothing, refuse it as the validator would. */
 export function refuseNull(params: object, fields: string[]): void {

@@ -1,4 +1,6 @@
 import type { Context, ServiceBroker } from "moleculer";
+import { channelSendOptions, unprefixedChannel } from "../lib/channels";
+import type { DeadLetter } from "../lib/contracts/channels";
 
 /** Declared on a channel handler as `retry`: how often to try, how to back off, where failures go. */
 export interface ChannelRetryOptions {
@@ -8,15 +10,10 @@ export interface ChannelRetryOptions {
 	deadLetterChannel: string;
 }
 
-export interface DeadLetter {
-	channel: string;
-	payload: unknown;
-	error: string;
-	/** When each attempt started, ISO-8601. */
-	attemptedAt: string[];
-}
-
-export function backoffDelay(attempt: number, { baseDelayMs, maxDelayMs }: Pick<ChannelRetryOptions, "baseDelayMs" | "maxDelayMs">): number {
+export function backoffDelay(
+	attempt: number,
+	{ baseDelayMs, maxDelayMs }: Pick<ChannelRetryOptions, "baseDelayMs" | "maxDelayMs">
+): number {
 	return Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
 }
 
@@ -35,7 +32,10 @@ export function ChannelRetryMiddleware() {
 			broker = b;
 		},
 
-		localChannel(next: (ctx: Context, raw: unknown) => Promise<unknown>, chan: { name: string; retry?: ChannelRetryOptions }) {
+		localChannel(
+			next: (ctx: Context, raw: unknown) => Promise<unknown>,
+			chan: { name: string; retry?: ChannelRetryOptions }
+		) {
 			const retry = chan.retry;
 			if (!retry) return next;
 			return async (ctx: Context, raw: unknown) => {
@@ -47,13 +47,18 @@ export function ChannelRetryMiddleware() {
 					} catch (err) {
 						const reason = (err as Error).message;
 						if (attempt >= retry.attempts) {
-							broker.logger.warn(`Channel ${chan.name}: giving up after ${attempt} attempts (${reason}); moved to ${retry.deadLetterChannel}`);
-							const letter: DeadLetter = { channel: chan.name, payload: ctx.params, error: reason, attemptedAt };
-							await broker.sendToChannel(retry.deadLetterChannel, letter);
+							broker.logger.warn(
+								`Channel ${chan.name}: giving up after ${attempt} attempts (${reason}); moved to ${retry.deadLetterChannel}`
+							);
+							const channel = unprefixedChannel(broker, chan.name);
+							const letter: DeadLetter = { channel, payload: ctx.params, error: reason, attemptedAt };
+							await broker.sendToChannel(retry.deadLetterChannel, letter, channelSendOptions(ctx));
 							return;
 						}
 						const wait = backoffDelay(attempt, retry);
-						broker.logger.info(`Channel ${chan.name}: attempt ${attempt} failed (${reason}); retrying in ${wait} ms`);
+						broker.logger.info(
+							`Channel ${chan.name}: attempt ${attempt} failed (${reason}); retrying in ${wait} ms`
+						);
 						await new Promise(resolve => setTimeout(resolve, wait));
 					}
 				}

@@ -97,13 +97,16 @@ export class FairBulkhead {
 		} catch (err) {
 			result = Promise.reject(err);
 		}
-		return result.then(value => {
-			this.release();
-			return value;
-		}, err => {
-			this.release();
-			throw err;
-		});
+		return result.then(
+			value => {
+				this.release();
+				return value;
+			},
+			err => {
+				this.release();
+				throw err;
+			}
+		);
 	}
 
 	/** A slot is free: it goes to the next key in turn, skipping calls whose callers gave up. */
@@ -145,7 +148,8 @@ export function FairBulkheadMiddleware() {
 			broker = b;
 			if (!broker.isMetricsEnabled()) return;
 			for (const name of [INFLIGHT, QUEUE_SIZE]) {
-				if (!broker.metrics.getMetric(name)) broker.metrics.register({ name, type: "gauge", labelNames: ["action", "service"] });
+				if (!broker.metrics.getMetric(name))
+					broker.metrics.register({ name, type: "gauge", labelNames: ["action", "service"] });
 			}
 		},
 
@@ -155,16 +159,26 @@ export function FairBulkheadMiddleware() {
 			const actionName = action.name as string;
 			const labels = { action: actionName, service: action.service?.fullName };
 			const nodeID = broker.nodeID;
-			const bulkhead = new FairBulkhead(options, {
-				keyFull: () => new GoChatError("RATE_LIMITED", "Too many of your requests are already waiting; retry shortly", { retryAfter: OVERLOAD_RETRY_AFTER_SECONDS }),
-				full: () => new Errors.QueueIsFullError({ action: actionName, nodeID }),
-				expired: () => new Errors.RequestTimeoutError({ action: actionName, nodeID })
-			}, (running, waiting) => {
-				if (!broker.isMetricsEnabled()) return;
-				broker.metrics.set(INFLIGHT, running, labels);
-				broker.metrics.set(QUEUE_SIZE, waiting, labels);
-			});
-			return (ctx: Context) => bulkhead.run(options.key(ctx) ?? "", deadlineOf(ctx), () => handler(ctx) as Promise<unknown>);
+			const bulkhead = new FairBulkhead(
+				options,
+				{
+					keyFull: () =>
+						new GoChatError(
+							"RATE_LIMITED",
+							"Too many of your requests are already waiting; retry shortly",
+							{ retryAfter: OVERLOAD_RETRY_AFTER_SECONDS }
+						),
+					full: () => new Errors.QueueIsFullError({ action: actionName, nodeID }),
+					expired: () => new Errors.RequestTimeoutError({ action: actionName, nodeID })
+				},
+				(running, waiting) => {
+					if (!broker.isMetricsEnabled()) return;
+					broker.metrics.set(INFLIGHT, running, labels);
+					broker.metrics.set(QUEUE_SIZE, waiting, labels);
+				}
+			);
+			return (ctx: Context) =>
+				bulkhead.run(options.key(ctx) ?? "", deadlineOf(ctx), () => handler(ctx) as Promise<unknown>);
 		}
 	};
 }

@@ -4,7 +4,8 @@ import { parseConversationId } from "../lib/conversation-id";
 import { fail } from "../lib/errors";
 import { MemberRoleCache } from "../lib/member-role-cache";
 import type { AuthMeta, MemberRole } from "../lib/types";
-import { MEMBERS_CHANGED_EVENT } from "../services/repo/membership-cache";
+import { MEMBERS_CHANGED_EVENT } from "../lib/contracts/events";
+import { NEVER_DROPPED } from "../lib/resilience";
 
 export interface MembershipThis {
 	requireMember(ctx: Context<unknown, AuthMeta>, conversationId: string): Promise<MemberRole>;
@@ -24,6 +25,7 @@ export function createMembershipMixin(): Partial<ServiceSchema> {
 	return {
 		events: {
 			[MEMBERS_CHANGED_EVENT]: {
+				bulkhead: NEVER_DROPPED,
 				params: { conversationId: "string" },
 				handler(this: MembershipService, ctx: Context<{ conversationId: string }>) {
 					this.memberRoles.forgetConversation(ctx.params.conversationId);
@@ -32,14 +34,19 @@ export function createMembershipMixin(): Partial<ServiceSchema> {
 		},
 
 		methods: {
-			async requireMember(this: MembershipService, ctx: Context<unknown, AuthMeta>, conversationId: string): Promise<MemberRole> {
+			async requireMember(
+				this: MembershipService,
+				ctx: Context<unknown, AuthMeta>,
+				conversationId: string
+			): Promise<MemberRole> {
 				const userId = ctx.meta.userId;
 				if (!userId) fail("UNAUTHORIZED", "Log in first");
-				if (!parseConversationId(conversationId)) fail("CONVERSATION_NOT_FOUND", CONVERSATION_NOT_FOUND_MESSAGE);
+				if (!parseConversationId(conversationId))
+					fail("CONVERSATION_NOT_FOUND", CONVERSATION_NOT_FOUND_MESSAGE);
 				const known = this.memberRoles.get(conversationId, userId);
 				if (known) return known;
 				const generation = this.memberRoles.generation;
-				const role = await call(ctx, "repo.conversations.role", { conversationId, userId });
+				const role = await call(ctx, "repo.members.role", { conversationId, userId });
 				if (role) {
 					this.memberRoles.set(conversationId, userId, role, generation);
 					return role;

@@ -29,7 +29,10 @@ export function createSnowflakeMixin(): Partial<ServiceSchema> {
 			}
 		},
 		created(this: Service) {
-			(this as Service & { idGenerator: SnowflakeGenerator }).idGenerator = generatorFor(this, brokerConfig(this.broker).workerId);
+			(this as Service & { idGenerator: SnowflakeGenerator }).idGenerator = generatorFor(
+				this,
+				brokerConfig(this.broker).workerId
+			);
 		}
 	};
 }

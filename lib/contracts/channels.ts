@@ -20,3 +20,13 @@ export interface BatchJob {
 	userIds: string[];
 	exceptSocketId?: string;
 }
+
+/** A job that failed every attempt, as the retry middleware sends it to FANOUT_DEAD_LETTER_CHANNEL. */
+export interface DeadLetter {
+	/** The channel it came from, without namespace (what sendToChannel takes to replay it). */
+	channel: string;
+	payload: unknown;
+	error: string;
+	/** When each attempt started, ISO-8601. */
+	attemptedAt: string[];
+}

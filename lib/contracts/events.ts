@@ -2,5 +2,5 @@
 
 /** A conversation's members changed: forget cached roles and member lists of it. Payload { conversationId }. */
 export const MEMBERS_CHANGED_EVENT = "members.changed";
-/** A gateway node's users went offline all at once (the node vanished). Payload { userIds }. */
-export const USERS_OFFLINE_EVENT = "presence.offline";
+/** task.fanout stored a dead letter. Payload: the DeadLetter (lib/contracts/channels) and its stored `id`. */
+export const FANOUT_DEAD_LETTERED_EVENT = "fanout.deadLettered";

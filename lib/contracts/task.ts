@@ -16,5 +16,6 @@ export interface TaskActions {
 	"task.fanout.replay": { params: { ids?: string[] }; result: number };
 	"task.fanout.drop": { params: { ids?: string[] }; result: number };
 	"task.maintenance.pruneSessions": { params: Record<string, never>; result: number };
-	"task.maintenance.pruneGuests": { params: Record<string, never>; result: number };
+	/** Deletes idle guests `batchSize` (default 500) at a time; returns how many went. */
+	"task.maintenance.pruneGuests": { params: { batchSize?: number }; result: number };
 }

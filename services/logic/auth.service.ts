@@ -1,14 +1,27 @@
 import crypto from "crypto";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { call } from "../../lib/contracts";
+import { call, serviceActions } from "../../lib/contracts";
+import type { LoginParams, RegisterParams } from "../../lib/contracts/logic";
 import {
-	AccessClaims, guestUsername, newRefreshToken, parseRefreshToken, PASSWORD_MAX, PASSWORD_MIN, PASSWORD_PATTERN,
-	REFRESH_TOKEN_CHARS, signAccessToken, usernameKey, USERNAME_PATTERN, verifyAccessToken
+	AccessClaims,
+	guestUsername,
+	newRefreshToken,
+	parseRefreshToken,
+	PASSWORD_MAX,
+	PASSWORD_MIN,
+	PASSWORD_PATTERN,
+	REFRESH_TOKEN_CHARS,
+	signAccessToken,
+	usernameKey,
+	USERNAME_PATTERN,
+	verifyAccessToken
 } from "../../lib/auth-rules";
 import { fail } from "../../lib/errors";
 import { PasswordHasher } from "../../lib/password-hasher";
 import { Rate, retryAfterSeconds } from "../../lib/rate-limit";
+import { NO_RETRY } from "../../lib/resilience";
 import { LoginScope, LoginThrottle } from "../../lib/state/login-throttle";
+import type { CreateUserParams } from "../../lib/contracts/repo";
 import type { AuthMeta, AuthResult, User } from "../../lib/types";
 import { displayNameRule } from "../../lib/validation";
 import { createSnowflakeMixin, SnowflakeThis } from "../../mixins/snowflake.mixin";
@@ -17,18 +30,20 @@ import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
 
 interface AuthMethods {
 	startSession(ctx: Context, user: User): Promise<AuthResult>;
+	createUser(ctx: Context, user: Omit<CreateUserParams, "id">): Promise<User>;
 	accessToken(claims: AccessClaims): string;
 	limitRate(ctx: Context<unknown, AuthMeta>, what: "login" | "signup", rate: Rate | null): Promise<void>;
 	checkPassword(ctx: Context<LoginParams>, key: string): Promise<User | null>;
 }
-type AuthThis = Service & ConfigThis & SnowflakeThis & StateThis & AuthMethods & {
-	throttle: LoginThrottle;
-	hasher: PasswordHasher;
-	dummyHash: string;
-};
-
-interface RegisterParams { username: string; password: string; displayName?: string }
-interface LoginParams { username: string; password: string }
+type AuthThis = Service &
+	ConfigThis &
+	SnowflakeThis &
+	StateThis &
+	AuthMethods & {
+		throttle: LoginThrottle;
+		hasher: PasswordHasher;
+		dummyHash: string;
+	};
 
 const username = {
 	type: "string",
@@ -41,7 +56,11 @@ const password = {
 	min: PASSWORD_MIN,
 	max: PASSWORD_MAX,
 	pattern: PASSWORD_PATTERN,
-	messages: { stringMin: passwordLength, stringMax: passwordLength, stringPattern: "The password must not contain control characters" }
+	messages: {
+		stringMin: passwordLength,
+		stringMax: passwordLength,
+		stringPattern: "The password must not contain control characters"
+	}
 };
 
 /** Refusals by the login throttle, by the counter that refused. */
@@ -65,14 +84,14 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 	name: "auth",
 	mixins: [createConfigMixin(), createSnowflakeMixin(), createStateMixin()],
 
-	actions: {
+	actions: serviceActions("auth", {
 		register: {
+			retryPolicy: NO_RETRY,
 			params: { username, password, displayName: { ...displayNameRule, optional: true } },
 			async handler(this: AuthThis, ctx: Context<RegisterParams, AuthMeta>): Promise<AuthResult> {
 				await this.limitRate(ctx, "signup", this.config.signupRate);
 				const { username: name, password: secret, displayName } = ctx.params;
-				const user = await call(ctx, "repo.users.create", {
-					id: this.nextId(),
+				const user = await this.createUser(ctx, {
 					username: name,
 					usernameKey: usernameKey(name),
 					passwordHash: await this.hasher.hash(secret),
@@ -88,27 +107,34 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 		 * it was right), so concurrent guesses cannot get past the throttle (see LoginThrottle).
 		 */
 		login: {
+			retryPolicy: NO_RETRY,
 			// A name that could not be registered is refused before any lookup: "alice   " is not "alice".
 			params: { username, password: { ...password, min: 1 } },
 			async handler(this: AuthThis, ctx: Context<LoginParams, AuthMeta>): Promise<AuthResult> {
 				await this.limitRate(ctx, "login", this.config.loginRate);
 				const key = usernameKey(ctx.params.username);
-				const verdict = await this.throttle.attempt(ctx.meta.clientAddress ?? "unknown", key, () => this.checkPassword(ctx, key));
+				const verdict = await this.throttle.attempt(ctx.meta.clientAddress ?? "unknown", key, () =>
+					this.checkPassword(ctx, key)
+				);
 				if (!verdict.allowed) {
-					fail("TOO_MANY_ATTEMPTS", `${THROTTLED[verdict.scope]}; retry in ${verdict.retryAfterSeconds} s`, { retryAfter: verdict.retryAfterSeconds });
+					fail("TOO_MANY_ATTEMPTS", `${THROTTLED[verdict.scope]}; retry in ${verdict.retryAfterSeconds} s`, {
+						retryAfter: verdict.retryAfterSeconds
+					});
 				}
 				if (!verdict.result) fail("INVALID_CREDENTIALS", "Wrong username or password");
+				// Idempotent: heals an account that missed its world membership.
+				await call(ctx, "repo.members.joinWorld", { userId: verdict.result.id });
 				return this.startSession(ctx, verdict.result);
 			}
 		},
 
 		guest: {
+			retryPolicy: NO_RETRY,
 			params: { displayName: { ...displayNameRule, optional: true } },
 			async handler(this: AuthThis, ctx: Context<{ displayName?: string }, AuthMeta>): Promise<AuthResult> {
 				await this.limitRate(ctx, "signup", this.config.signupRate);
 				const name = guestUsername();
-				const user = await call(ctx, "repo.users.create", {
-					id: this.nextId(),
+				const user = await this.createUser(ctx, {
 					username: name,
 					usernameKey: name,
 					passwordHash: null,
@@ -121,8 +147,13 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 
 		/** Rotation: each refresh token works once; presenting a used one ends its session. */
 		refresh: {
+			retryPolicy: NO_RETRY,
 			params: {
-				refreshToken: { type: "string", pattern: REFRESH_TOKEN_CHARS, messages: { stringPattern: "The refresh token must be 1-200 printable ASCII characters" } }
+				refreshToken: {
+					type: "string",
+					pattern: REFRESH_TOKEN_CHARS,
+					messages: { stringPattern: "The refresh token must be 1-200 printable ASCII characters" }
+				}
 			},
 			async handler(this: AuthThis, ctx: Context<{ refreshToken: string }>): Promise<AuthResult> {
 				const parsed = parseRefreshToken(ctx.params.refreshToken);
@@ -156,6 +187,7 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 		},
 
 		logout: {
+			retryPolicy: NO_RETRY,
 			params: {},
 			async handler(this: AuthThis, ctx: Context<unknown, AuthMeta>): Promise<{ ok: true }> {
 				if (!ctx.meta.sessionId) fail("UNAUTHORIZED", "Log in first");
@@ -179,7 +211,7 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 				return claims;
 			}
 		}
-	},
+	}),
 
 	methods: {
 		/** Per-address attempt rates, shared by every node through the state store. */
@@ -199,6 +231,13 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			const found = await call(ctx, "repo.users.findCredentials", { usernameKey: key });
 			const matches = await this.hasher.compare(ctx.params.password, found?.passwordHash ?? this.dummyHash);
 			return found && found.passwordHash && matches ? found.user : null;
+		},
+
+		/** Every account is in the world room from its first moment. */
+		async createUser(this: AuthThis, ctx: Context, user: Omit<CreateUserParams, "id">): Promise<User> {
+			const created = await call(ctx, "repo.users.create", { id: this.nextId(), ...user });
+			await call(ctx, "repo.members.joinWorld", { userId: created.id });
+			return created;
 		},
 
 		async startSession(this: AuthThis, ctx: Context, user: User): Promise<AuthResult> {
@@ -227,7 +266,11 @@ const AuthService: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			usernameFailures: config.loginUsernameMaxFailures,
 			lockoutSeconds: config.loginLockoutSeconds
 		});
-		this.hasher = new PasswordHasher({ workers: config.hashWorkers, queue: config.hashQueue, rounds: config.bcryptRounds });
+		this.hasher = new PasswordHasher({
+			workers: config.hashWorkers,
+			queue: config.hashQueue,
+			rounds: config.bcryptRounds
+		});
 	},
 
 	async started(this: AuthThis) {

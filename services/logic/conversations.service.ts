@@ -1,12 +1,14 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { call } from "../../lib/contracts";
+import { call, serviceActions } from "../../lib/contracts";
+import type { ReadState } from "../../lib/contracts/logic";
+import type { ConversationWithMembership } from "../../lib/contracts/repo";
 import { directConversationId, parseConversationId } from "../../lib/conversation-id";
 import { fail } from "../../lib/errors";
 import type { AuthMeta, ConversationSummary, Group, Message, User } from "../../lib/types";
 import { leadingWithin } from "../../lib/page-budget";
 import { activityCursor, cursorRule, parseActivityCursor } from "../../lib/page-cursor";
+import { NO_RETRY } from "../../lib/resilience";
 import { conversationIdRule, idRule, pageLimitRule, seqRule } from "../../lib/validation";
-import type { ConversationWithMembership } from "../repo/conversations.service";
 import { CONVERSATION_NOT_FOUND_MESSAGE, createMembershipMixin, MembershipThis } from "../../mixins/membership.mixin";
 import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
 
@@ -26,21 +28,25 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 	name: "conversations",
 	mixins: [createConfigMixin(), createMembershipMixin()],
 
-	actions: {
+	actions: serviceActions("conversations", {
 		/** The same 1:1 conversation every time, whoever opens it first. */
 		openDirect: {
+			retryPolicy: NO_RETRY,
 			params: { userId: idRule },
-			async handler(this: ConversationsThis, ctx: AuthedContext<{ userId: string }>): Promise<{ conversation: ConversationSummary; created: boolean }> {
+			async handler(
+				this: ConversationsThis,
+				ctx: AuthedContext<{ userId: string }>
+			): Promise<{ conversation: ConversationSummary; created: boolean }> {
 				const me = ctx.meta.userId;
 				const peerId = ctx.params.userId;
 				if (peerId === me) fail("INVALID_INPUT", "A direct conversation needs another user");
 				const peer = await call(ctx, "repo.users.get", { id: peerId });
 				if (!peer) fail("USER_NOT_FOUND", "No such user");
-				const { conversation, created } = await call(ctx, "repo.conversations.ensureDirect", {
+				const { conversation, created } = await call(ctx, "repo.members.ensureDirect", {
 					id: directConversationId(me, peerId),
 					userIds: [me, peerId]
 				});
-				const membership = await call(ctx, "repo.conversations.membership", { conversationId: conversation.id, userId: me });
+				const membership = await call(ctx, "repo.members.get", { conversationId: conversation.id, userId: me });
 				if (!membership) fail("CONVERSATION_NOT_FOUND", CONVERSATION_NOT_FOUND_MESSAGE);
 				const [summary] = await this.summarize(ctx, me, [{ conversation, membership }]);
 				return { conversation: summary, created };
@@ -53,7 +59,10 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 		 */
 		list: {
 			params: { limit: pageLimitRule(LIST_MAX), cursor: cursorRule },
-			async handler(this: ConversationsThis, ctx: AuthedContext<{ limit?: number; cursor?: string }>): Promise<{ conversations: ConversationSummary[]; nextCursor: string | null }> {
+			async handler(
+				this: ConversationsThis,
+				ctx: AuthedContext<{ limit?: number; cursor?: string }>
+			): Promise<{ conversations: ConversationSummary[]; nextCursor: string | null }> {
 				const userId = ctx.meta.userId;
 				const limit = ctx.params.limit ?? LIST_DEFAULT;
 				const before = ctx.params.cursor === undefined ? undefined : parseActivityCursor(ctx.params.cursor);
@@ -72,17 +81,21 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 		 * the caller's other devices.
 		 */
 		markRead: {
+			retryPolicy: NO_RETRY,
 			params: { conversationId: conversationIdRule, seq: seqRule },
-			async handler(this: ConversationsThis, ctx: AuthedContext<{ conversationId: string; seq: number }>) {
+			async handler(
+				this: ConversationsThis,
+				ctx: AuthedContext<{ conversationId: string; seq: number }>
+			): Promise<ReadState> {
 				const { conversationId } = ctx.params;
 				await this.requireMember(ctx, conversationId);
 				const [conversation, membership] = await Promise.all([
 					call(ctx, "repo.conversations.get", { id: conversationId }),
-					call(ctx, "repo.conversations.membership", { conversationId, userId: ctx.meta.userId })
+					call(ctx, "repo.members.get", { conversationId, userId: ctx.meta.userId })
 				]);
 				if (!conversation || !membership) fail("CONVERSATION_NOT_FOUND", CONVERSATION_NOT_FOUND_MESSAGE);
 				const target = Math.min(ctx.params.seq, conversation.lastSeq);
-				const readSeq = await call(ctx, "repo.conversations.markRead", {
+				const readSeq = await call(ctx, "repo.members.markRead", {
 					conversationId: conversation.id,
 					userId: ctx.meta.userId,
 					seq: target
@@ -106,42 +119,44 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 		},
 
 		/**
-		 * "Someone is typing": told to the other online members, not stored. Rooms too big for
-		 * inline delivery (the world, large groups) get no typing notices.
+		 * "Someone is typing": told to the other online members, not stored. Delivery's inline
+		 * rule decides who: rooms too big for it (the world, large groups) get no typing notices.
 		 */
 		typing: {
+			retryPolicy: NO_RETRY,
 			params: { conversationId: conversationIdRule },
-			async handler(this: ConversationsThis, ctx: AuthedContext<{ conversationId: string }>): Promise<{ notified: number }> {
+			async handler(
+				this: ConversationsThis,
+				ctx: AuthedContext<{ conversationId: string }>
+			): Promise<{ notified: number }> {
 				const { conversationId } = ctx.params;
+				const userId = ctx.meta.userId;
 				await this.requireMember(ctx, conversationId);
-				const parsed = parseConversationId(conversationId);
-				let members: string[] = [];
-				if (parsed?.type === "direct") members = parsed.userIds;
-				else if (parsed?.type === "group") {
-					const limit = this.config.groupInlineFanout;
-					const group = await call(ctx, "repo.groups.get", { id: parsed.groupId });
-					if (group && group.memberCount <= limit) {
-						members = await call(ctx, "repo.conversations.memberIds", { conversationId, limit });
-					}
-				}
-				const others = members.filter(id => id !== ctx.meta.userId);
-				if (others.length === 0) return { notified: 0 };
-				const { recipients } = await call(ctx, "delivery.toUsers", {
-					userIds: others, event: "typing", payload: { conversationId, userId: ctx.meta.userId }
+				const { recipients } = await call(ctx, "delivery.toMembers", {
+					conversationId,
+					event: "typing",
+					payload: { conversationId, userId },
+					exceptUserId: userId
 				});
 				return { notified: recipients };
 			}
 		}
-	},
+	}),
 
 	methods: {
 		/** Adds titles and last messages with one batched read per kind, not one per conversation. */
-		async summarize(this: ConversationsThis, ctx: Context, userId: string, rows: ConversationWithMembership[]): Promise<ConversationSummary[]> {
+		async summarize(
+			this: ConversationsThis,
+			ctx: Context,
+			userId: string,
+			rows: ConversationWithMembership[]
+		): Promise<ConversationSummary[]> {
 			const peerIds = new Set<string>();
 			const groupIds = new Set<string>();
 			for (const { conversation } of rows) {
 				const parsed = parseConversationId(conversation.id);
-				if (parsed?.type === "direct") peerIds.add(parsed.userIds[0] === userId ? parsed.userIds[1] : parsed.userIds[0]);
+				if (parsed?.type === "direct")
+					peerIds.add(parsed.userIds[0] === userId ? parsed.userIds[1] : parsed.userIds[0]);
 				if (conversation.groupId) groupIds.add(conversation.groupId);
 			}
 			const lastIds = rows.map(r => r.conversation.lastMessageId).filter((id): id is string => id !== null);
@@ -167,7 +182,9 @@ const ConversationsService: ServiceSchema<ServiceSettingSchema, ConversationsThi
 					id: conversation.id,
 					type: conversation.type,
 					title,
-					lastMessage: conversation.lastMessageId ? messageById.get(conversation.lastMessageId) ?? null : null,
+					lastMessage: conversation.lastMessageId
+						? (messageById.get(conversation.lastMessageId) ?? null)
+						: null,
 					lastSeq: conversation.lastSeq,
 					readSeq: membership.readSeq,
 					unreadCount: Math.max(0, conversation.lastSeq - membership.readSeq),

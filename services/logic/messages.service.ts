@@ -1,50 +1,43 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { call } from "../../lib/contracts";
+import { call, serviceActions } from "../../lib/contracts";
+import type { HistoryParams, SendParams, SendStats, SyncParams, SyncReply } from "../../lib/contracts/logic";
+import type { MessagePage } from "../../lib/contracts/repo";
 import { fail } from "../../lib/errors";
-import { AuthMeta, Message, MESSAGE_TYPES, MessageType } from "../../lib/types";
-import { clientMsgIdRule, conversationIdRule, enumRule, messageContentRule, pageLimitRule, seqRule } from "../../lib/validation";
+import { RateMeter } from "../../lib/rate-meter";
+import { NO_RETRY } from "../../lib/resilience";
+import { AuthMeta, Message, MESSAGE_TYPES, SYSTEM_SENDER_ID } from "../../lib/types";
+import {
+	clientMsgIdRule,
+	conversationIdRule,
+	enumRule,
+	messageContentRule,
+	pageLimitRule,
+	seqRule
+} from "../../lib/validation";
 import { cursorRule, parseSyncCursor, syncCursor } from "../../lib/page-cursor";
-import type { MessagePage } from "../repo/messages.service";
-import { collectSyncPage, SyncedConversation } from "./sync-page";
+import { collectSyncPage } from "./sync-page";
 import { createMembershipMixin, MembershipThis } from "../../mixins/membership.mixin";
 import { createSnowflakeMixin, SnowflakeThis } from "../../mixins/snowflake.mixin";
 import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
 import { brokerConfig } from "../../lib/config";
 
 interface MessagesMethods {
-	deliver(ctx: AuthedContext<unknown>, message: Message): void;
+	deliver(ctx: Context<unknown, { socketId?: string }>, message: Message): void;
+	requireSize(content: string): void;
 	admitSync<T>(userId: string, run: () => Promise<T>): Promise<T>;
 	buildSync(ctx: AuthedContext<SyncParams>): Promise<SyncReply>;
 }
-type MessagesThis = Service & ConfigThis & MembershipThis & SnowflakeThis & MessagesMethods & {
-	/** Syncs running per user on this node (SYNC_PER_USER). */
-	syncsRunning: Map<string, number>;
-};
+type MessagesThis = Service &
+	ConfigThis &
+	MembershipThis &
+	SnowflakeThis &
+	MessagesMethods & {
+		/** Syncs running per user on this node (SYNC_PER_USER). */
+		syncsRunning: Map<string, number>;
+		/** Sends this node stored, and refused, since it started. */
+		sends: { accepted: RateMeter; refused: RateMeter };
+	};
 type AuthedContext<P> = Context<P, Required<AuthMeta> & { socketId?: string }>;
-
-export interface SendParams {
-	conversationId: string;
-	clientMsgId: string;
-	type: MessageType;
-	content: string;
-}
-
-interface HistoryParams {
-	conversationId: string;
-	beforeSeq?: number;
-	afterSeq?: number;
-	limit?: number;
-}
-
-interface SyncParams {
-	since?: Record<string, number>;
-	cursor?: string;
-}
-
-export interface SyncReply {
-	conversations: SyncedConversation[];
-	nextCursor: string | null;
-}
 
 /** At most this many messages per conversation in one sync answer; the next answer goes on. */
 export const SYNC_PAGE = 200;
@@ -64,7 +57,7 @@ const sinceRule = {
 };
 
 /**
- * The send path (DECISIONS §3): check size and membership (cached), take a Snowflake ID, make one
+ * The send path: check size and membership (cached), take a Snowflake ID, make one
  * call to repo, which de-duplicates, takes the seq and commits; answer, then deliver to online
  * members. Admission is bounded (a bulkhead sized by SEND_CONCURRENCY and SEND_QUEUE): past it a
  * send is refused at once with OVERLOADED, and a send whose caller gave up is never committed.
@@ -73,8 +66,12 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 	name: "messages",
 	mixins: [createConfigMixin(), createMembershipMixin(), createSnowflakeMixin()],
 
-	actions: {
+	actions: serviceActions("messages", {
+		/** Never retried by the broker: a retry after a timeout could store a send the caller gave up on. */
 		send: {
+			retryPolicy: NO_RETRY,
+			// Admitted by its own fair bulkhead (below), which queues per user.
+			bulkhead: { enabled: false },
 			params: {
 				conversationId: conversationIdRule,
 				clientMsgId: clientMsgIdRule,
@@ -82,21 +79,69 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 				content: messageContentRule
 			},
 			async handler(this: MessagesThis, ctx: AuthedContext<SendParams>): Promise<{ message: Message }> {
-				const maxBytes = this.config.messageMaxBytes;
-				if (Buffer.byteLength(ctx.params.content, "utf8") > maxBytes) {
-					fail("MESSAGE_TOO_LARGE", `The content exceeds ${maxBytes} bytes`, { maxBytes });
-				}
+				this.requireSize(ctx.params.content);
 				const { conversationId, clientMsgId, type, content } = ctx.params;
 				await this.requireMember(ctx, conversationId);
 				const { message, duplicate } = await call(ctx, "repo.messages.append", {
-					id: this.nextId(), conversationId, senderId: ctx.meta.userId, type, content, clientMsgId
+					id: this.nextId(),
+					conversationId,
+					senderId: ctx.meta.userId,
+					type,
+					content,
+					clientMsgId
 				});
 				if (message.conversationId !== conversationId) {
 					fail("CLIENT_MSG_ID_CONFLICT", "This clientMsgId was already used for another conversation");
 				}
 				// A resend answers with the original and delivers nothing again.
-				if (!duplicate) this.deliver(ctx, message);
+				if (!duplicate) {
+					this.sends.accepted.mark();
+					this.deliver(ctx, message);
+				}
 				return { message };
+			}
+		},
+
+		/** An operator's system message (gochat say): stored and delivered like any other, from sender "0". */
+		say: {
+			visibility: "public",
+			retryPolicy: NO_RETRY,
+			params: { conversationId: conversationIdRule, text: messageContentRule },
+			async handler(
+				this: MessagesThis,
+				ctx: Context<{ conversationId: string; text: string }>
+			): Promise<Message> {
+				const { conversationId, text } = ctx.params;
+				this.requireSize(text);
+				const conversation = await call(ctx, "repo.conversations.get", { id: conversationId });
+				if (!conversation) fail("CONVERSATION_NOT_FOUND", "No such conversation");
+				const id = this.nextId();
+				const { message } = await call(ctx, "repo.messages.append", {
+					id,
+					conversationId,
+					senderId: SYSTEM_SENDER_ID,
+					type: "system",
+					content: text,
+					clientMsgId: `system-${id}`
+				});
+				this.deliver(ctx, message);
+				return message;
+			}
+		},
+
+		/** Sends this node accepted and refused (gochat stats). */
+		stats: {
+			visibility: "public",
+			params: {},
+			handler(this: MessagesThis): SendStats {
+				const { accepted, refused } = this.sends;
+				return {
+					nodeId: this.broker.nodeID,
+					accepted: accepted.total,
+					refused: refused.total,
+					acceptedPerSecond: accepted.perSecond(),
+					refusedPerSecond: refused.perSecond()
+				};
 			}
 		},
 
@@ -111,7 +156,11 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 				const { conversationId, beforeSeq, afterSeq, limit } = ctx.params;
 				await this.requireMember(ctx, conversationId);
 				const { messages, hasMore } = await call(ctx, "repo.messages.list", {
-					conversationId, beforeSeq, afterSeq, limit: limit ?? 50, maxBytes: this.config.pageMaxBytes
+					conversationId,
+					beforeSeq,
+					afterSeq,
+					limit: limit ?? 50,
+					maxBytes: this.config.pageMaxBytes
 				});
 				return { messages, hasMore };
 			}
@@ -128,7 +177,11 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 			async handler(this: MessagesThis, ctx: AuthedContext<SyncParams>): Promise<SyncReply> {
 				const { since, cursor } = ctx.params;
 				if (since && Object.keys(since).length > SYNC_SINCE_MAX) {
-					fail("INVALID_INPUT", `'since' may list at most ${SYNC_SINCE_MAX} conversations: those after the cursor`, { max: SYNC_SINCE_MAX });
+					fail(
+						"INVALID_INPUT",
+						`'since' may list at most ${SYNC_SINCE_MAX} conversations: those after the cursor`,
+						{ max: SYNC_SINCE_MAX }
+					);
 				}
 				if (cursor !== undefined) parseSyncCursor(cursor);
 				return this.admitSync(ctx.meta.userId, () => this.actions.buildSync(ctx.params, { parentCtx: ctx }));
@@ -144,6 +197,16 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 				return this.buildSync(ctx);
 			}
 		}
+	}),
+
+	hooks: {
+		error: {
+			/** Every send that ends in an error was refused; those failing validation never reach the hooks. */
+			send(this: MessagesThis, _ctx: Context, err: Error) {
+				this.sends.refused.mark();
+				throw err;
+			}
+		}
 	},
 
 	methods: {
@@ -152,7 +215,10 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 			const limit = this.config.syncPerUser;
 			const running = this.syncsRunning.get(userId) ?? 0;
 			if (running >= limit) {
-				fail("RATE_LIMITED", `At most ${limit} syncs at once per user; retry when one has answered`, { retryAfter: 1, limit });
+				fail("RATE_LIMITED", `At most ${limit} syncs at once per user; retry when one has answered`, {
+					retryAfter: 1,
+					limit
+				});
 			}
 			this.syncsRunning.set(userId, running + 1);
 			try {
@@ -168,30 +234,45 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 			const { syncMaxConversations, pageMaxBytes } = this.config;
 			const userId = ctx.meta.userId;
 			const after = ctx.params.cursor === undefined ? "" : parseSyncCursor(ctx.params.cursor);
-			const { conversations, resumeAfter } = await collectSyncPage({
-				conversationsAfter: (afterId, limit) => call(ctx, "repo.conversations.listForUserById", { userId, afterId, limit }),
-				messages: params => call(ctx, "repo.messages.list", params)
-			}, ctx.params.since ?? {}, after, {
-				maxConversations: syncMaxConversations,
-				maxBytes: pageMaxBytes,
-				maxVisited: SYNC_SINCE_MAX,
-				perConversation: SYNC_PAGE,
-				readBatch: SYNC_READ_BATCH
-			});
+			const { conversations, resumeAfter } = await collectSyncPage(
+				{
+					conversationsAfter: (afterId, limit) =>
+						call(ctx, "repo.conversations.listForUserById", { userId, afterId, limit }),
+					messages: params => call(ctx, "repo.messages.list", params)
+				},
+				ctx.params.since ?? {},
+				after,
+				{
+					maxConversations: syncMaxConversations,
+					maxBytes: pageMaxBytes,
+					maxVisited: SYNC_SINCE_MAX,
+					perConversation: SYNC_PAGE,
+					readBatch: SYNC_READ_BATCH
+				}
+			);
 			return { conversations, nextCursor: resumeAfter === null ? null : syncCursor(resumeAfter) };
 		},
 
+		requireSize(this: MessagesThis, content: string) {
+			const maxBytes = this.config.messageMaxBytes;
+			if (Buffer.byteLength(content, "utf8") > maxBytes) {
+				fail("MESSAGE_TOO_LARGE", `The content exceeds ${maxBytes} bytes`, { maxBytes });
+			}
+		},
+
 		/** Delivery runs after the answer: the message is stored, a client that misses the push catches up by sync. */
-		deliver(this: MessagesThis, ctx: AuthedContext<unknown>, message: Message) {
-			call(ctx, "delivery.message", { message, exceptSocketId: ctx.meta.socketId })
-				.catch(err => this.logger.warn(`Delivery of message ${message.id} failed: ${err.message}`));
+		deliver(this: MessagesThis, ctx: Context<unknown, { socketId?: string }>, message: Message) {
+			call(ctx, "delivery.message", { message, exceptSocketId: ctx.meta.socketId }).catch(err =>
+				this.logger.warn(`Delivery of message ${message.id} failed: ${err.message}`)
+			);
 		}
 	},
 
 	/**
-	 * Admission and deadline of the send path come from config, read when the service is built.
-	 * Waiting sends queue per user and free slots go round the users, so one user's burst delays
-	 * only that user (RATE_LIMITED past SEND_QUEUE_PER_USER, OVERLOADED past SEND_QUEUE).
+	 * Admission and deadline of the send path come from config, read when the service is built:
+	 * the send's `timeout` is SEND_TIMEOUT_MS. Waiting sends queue per user and free slots go round
+	 * the users, so one user's burst delays only that user (RATE_LIMITED past SEND_QUEUE_PER_USER,
+	 * OVERLOADED past SEND_QUEUE).
 	 */
 	merged(this: MessagesThis, schema: ServiceSchema) {
 		const { sendConcurrency, sendQueue, sendQueuePerUser, sendTimeoutMs } = brokerConfig(this.broker);
@@ -210,6 +291,7 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 
 	created(this: MessagesThis) {
 		this.syncsRunning = new Map();
+		this.sends = { accepted: new RateMeter(), refused: new RateMeter() };
 	}
 };
 

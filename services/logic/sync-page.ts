@@ -1,6 +1,6 @@
 import { jsonBytes } from "../../lib/page-budget";
-import type { ConversationWithMembership } from "../repo/conversations.service";
-import type { ListMessagesParams, MessagePage, SizedPage } from "../repo/messages.service";
+import type { SyncedConversation } from "../../lib/contracts/logic";
+import type { ConversationWithMembership, ListMessagesParams, SizedPage } from "../../lib/contracts/repo";
 
 /**
  * One `sync` reply, bounded: the caller's conversations in ID order after a position, those with
@@ -8,13 +8,6 @@ import type { ListMessagesParams, MessagePage, SizedPage } from "../repo/message
  * `maxBytes` of JSON, or `maxVisited` conversations were looked at. Memberships are read a batch
  * at a time, never all of a user's at once. Plain code over two reads, so it is tested alone.
  */
-
-export interface SyncedConversation extends MessagePage {
-	conversationId: string;
-	lastSeq: number;
-	readSeq: number;
-	unreadCount: number;
-}
 
 export interface SyncLimits {
 	maxConversations: number;
@@ -43,7 +36,12 @@ export interface SyncPage {
 /** Room kept for the reply around its entries: {"ok":true,"conversations":[…],"nextCursor":"…"}. */
 export const REPLY_OVERHEAD_BYTES = 200;
 
-export async function collectSyncPage(sources: SyncSources, since: Record<string, number>, after: string, limits: SyncLimits): Promise<SyncPage> {
+export async function collectSyncPage(
+	sources: SyncSources,
+	since: Record<string, number>,
+	after: string,
+	limits: SyncLimits
+): Promise<SyncPage> {
 	const conversations: SyncedConversation[] = [];
 	let spent = REPLY_OVERHEAD_BYTES;
 	let visited = 0;

@@ -1,23 +1,19 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { call } from "../../lib/contracts";
+import { call, serviceActions } from "../../lib/contracts";
+import type { UpdateMeParams } from "../../lib/contracts/logic";
 import { fail } from "../../lib/errors";
-import { AuthMeta, GROUP_ADD_POLICIES, GroupAddPolicy, OwnProfile, User } from "../../lib/types";
+import { NO_RETRY } from "../../lib/resilience";
+import { AuthMeta, GROUP_ADD_POLICIES, OwnProfile, User } from "../../lib/types";
 import { avatarUrlRule, displayNameRule, enumRule, idRule, pageLimitRule, refuseNull } from "../../lib/validation";
 
 type UsersThis = Service;
 type AuthedContext<P = unknown> = Context<P, Required<AuthMeta>>;
 
-interface UpdateMeParams {
-	displayName?: string;
-	avatarUrl?: string | null;
-	groupAddPolicy?: GroupAddPolicy;
-}
-
 /** Profiles: the caller's own (with their settings), anyone's by ID, and a username prefix search. */
 const UsersService: ServiceSchema<ServiceSettingSchema, UsersThis> = {
 	name: "users",
 
-	actions: {
+	actions: serviceActions("users", {
 		me: {
 			params: {},
 			async handler(this: UsersThis, ctx: AuthedContext): Promise<{ user: OwnProfile }> {
@@ -28,6 +24,7 @@ const UsersService: ServiceSchema<ServiceSettingSchema, UsersThis> = {
 		},
 
 		updateMe: {
+			retryPolicy: NO_RETRY,
 			params: {
 				displayName: { ...displayNameRule, optional: true },
 				avatarUrl: { ...avatarUrlRule, optional: true, nullable: true },
@@ -40,7 +37,12 @@ const UsersService: ServiceSchema<ServiceSettingSchema, UsersThis> = {
 				if (displayName === undefined && avatarUrl === undefined && groupAddPolicy === undefined) {
 					fail("INVALID_INPUT", "Give displayName, avatarUrl or groupAddPolicy to change");
 				}
-				const user = await call(ctx, "repo.users.update", { id: ctx.meta.userId, displayName, avatarUrl, groupAddPolicy });
+				const user = await call(ctx, "repo.users.update", {
+					id: ctx.meta.userId,
+					displayName,
+					avatarUrl,
+					groupAddPolicy
+				});
 				if (!user) fail("USER_NOT_FOUND", "Your account no longer exists");
 				return { user };
 			}
@@ -57,15 +59,25 @@ const UsersService: ServiceSchema<ServiceSettingSchema, UsersThis> = {
 
 		search: {
 			params: {
-				q: { type: "string", pattern: /^[A-Za-z0-9_]{1,32}$/, messages: { stringPattern: "q must be 1-32 letters, digits or underscores" } },
+				q: {
+					type: "string",
+					pattern: /^[A-Za-z0-9_]{1,32}$/,
+					messages: { stringPattern: "q must be 1-32 letters, digits or underscores" }
+				},
 				limit: pageLimitRule(50)
 			},
-			async handler(this: UsersThis, ctx: AuthedContext<{ q: string; limit?: number }>): Promise<{ users: User[] }> {
-				const users = await call(ctx, "repo.users.searchByPrefix", { prefix: ctx.params.q, limit: ctx.params.limit ?? 20 });
+			async handler(
+				this: UsersThis,
+				ctx: AuthedContext<{ q: string; limit?: number }>
+			): Promise<{ users: User[] }> {
+				const users = await call(ctx, "repo.users.searchByPrefix", {
+					prefix: ctx.params.q,
+					limit: ctx.params.limit ?? 20
+				});
 				return { users };
 			}
 		}
-	}
+	})
 };
 
 export default UsersService;

@@ -1,14 +1,15 @@
 import type { ServiceBroker } from "moleculer";
-import type { DeadLetter } from "../../middlewares/channel-retry.middleware";
+import type { DeadLetter } from "../../lib/contracts/channels";
+import { FANOUT_DEAD_LETTERED_EVENT } from "../../lib/contracts/events";
 
-/** Resolves with the next dead letter task.fanout reports on this broker. */
-export function nextDeadLetter(broker: ServiceBroker): Promise<DeadLetter> {
+/** Resolves with the next dead letter task.fanout stores on this broker's cluster. */
+export function nextDeadLetter(broker: ServiceBroker): Promise<DeadLetter & { id: string }> {
 	return new Promise(resolve => {
 		const probe = broker.createService({
 			name: `probe-${Date.now()}`,
 			events: {
-				"fanout.deadLettered"(ctx: { params: unknown }) {
-					resolve(ctx.params as DeadLetter);
+				[FANOUT_DEAD_LETTERED_EVENT](ctx: { params: unknown }) {
+					resolve(ctx.params as DeadLetter & { id: string });
 					void broker.destroyService(probe);
 				}
 			}

@@ -5,6 +5,19 @@ export interface GatewayStats {
 	nodeId: string;
 	sockets: number;
 	users: number;
+	/** Pushes (entries of api.push batches) received since the node started: how the cluster spreads them. */
+	pushesReceived: number;
+}
+
+export interface GatewayHealth {
+	status: "ok";
+	nodeId: string;
+	uptimeSeconds: number;
+}
+
+export interface GatewayReadiness {
+	status: "ready";
+	database: { dialect: string; migrated: true };
 }
 
 /** The validator rule of one push (delivery.toUsers) and of a gateway's batch of them (api.push). */
@@ -17,9 +30,17 @@ export const pushParamsRule = {
 };
 export const pushListRule = { pushes: { type: "array", items: { type: "object", props: pushParamsRule } } };
 
+/**
+ * Actions of the gateway (service "api"). health and ready are its HTTP probes; the others are
+ * called by other services or by operators with a nodeID, never over HTTP.
+ */
 export interface GatewayActions {
+	"api.health": { params: Record<string, never>; result: GatewayHealth };
+	"api.ready": { params: Record<string, never>; result: GatewayReadiness };
 	"api.push": { params: { pushes: Push[] }; result: number };
 	"api.stats": { params: Record<string, never>; result: GatewayStats };
-	/** Disconnects every socket of the user on this node; returns how many. */
+	/** How many sockets the user has on this node. */
+	"api.userSockets": { params: { userId: string }; result: number };
+	/** Disconnects every socket of the user on this node, telling each why (`auth:revoked`); returns how many. */
 	"api.disconnectUser": { params: { userId: string; reason: string }; result: number };
 }

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "http";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
-import { call } from "../../lib/contracts";
+import { call, serviceActions } from "../../lib/contracts";
+import type { GatewayHealth, GatewayReadiness } from "../../lib/contracts/gateway";
 import { clientAddress } from "../../lib/client-address";
 import { fail, toHttpError } from "../../lib/errors";
 import { declaredFieldsOnly, ParamsSchema } from "../../lib/payload-shape";
@@ -10,10 +11,20 @@ import type { GatewayLimits } from "./gateway-limits";
 import { requestHygiene } from "./request-hygiene";
 import { createSocketGatewayMixin } from "./socket-gateway.mixin";
 import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
+import { NO_RETRY } from "../../lib/resilience";
 import type { Config } from "../../lib/config";
 
-type ApiThis = Service & ConfigThis & { addRoute(route: object, toBottom?: boolean): void; server: import("http").Server; limits: GatewayLimits };
-type Request = IncomingMessage & { $action?: { name: string; params?: ParamsSchema }; $params?: Record<string, unknown> };
+type ApiThis = Service &
+	ConfigThis & {
+		addRoute(route: object, toBottom?: boolean): void;
+		releaseSockets(): Promise<void>;
+		server: import("http").Server;
+		limits: GatewayLimits;
+	};
+type Request = IncomingMessage & {
+	$action?: { name: string; params?: ParamsSchema };
+	$params?: Record<string, unknown>;
+};
 
 /**
  * How often Node looks for requests past their header or whole-request timeout. Its default, 30 s,
@@ -60,8 +71,20 @@ const AUTHENTICATED_ALIASES = {
 
 /** What must be reachable before this gateway can answer every route (and every socket event). */
 const REQUIRED_SERVICES = [
-	"auth", "users", "conversations", "messages", "groups", "delivery", "presence",
-	"repo.database", "repo.users", "repo.sessions", "repo.conversations", "repo.groups", "repo.messages", "repo.presence",
+	"auth",
+	"users",
+	"conversations",
+	"messages",
+	"groups",
+	"delivery",
+	"presence",
+	"repo.database",
+	"repo.users",
+	"repo.sessions",
+	"repo.conversations",
+	"repo.groups",
+	"repo.messages",
+	"repo.presence",
 	"task.fanout"
 ];
 
@@ -89,7 +112,13 @@ function jsonRoute(config: Config, name: string, aliases: Record<string, string>
 			if (req.$params) req.$params = declaredFieldsOnly(req.$params, req.$action?.params);
 			ctx.meta.clientAddress = clientAddress(req, config.trustProxyHops);
 		},
-		onAfterCall(ctx: Context<unknown, { $statusCode?: number; $location?: string }>, _route: unknown, req: Request, _res: ServerResponse, data: unknown) {
+		onAfterCall(
+			ctx: Context<unknown, { $statusCode?: number; $location?: string }>,
+			_route: unknown,
+			req: Request,
+			_res: ServerResponse,
+			data: unknown
+		) {
 			const location = req.$action && CREATED[req.$action.name]?.(data);
 			if (location) {
 				ctx.meta.$statusCode = 201;
@@ -124,7 +153,12 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 				aliases: { "GET /health": "api.health", "GET /ready": "api.ready" }
 			}
 		],
-		cors: { origin: "*", methods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"], exposedHeaders: ["Retry-After", "Location"], maxAge: 600 },
+		cors: {
+			origin: "*",
+			methods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+			exposedHeaders: ["Retry-After", "Location"],
+			maxAge: 600
+		},
 		logRequest: "debug",
 		logResponse: "debug",
 		log4XXResponses: false,
@@ -146,33 +180,52 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 	},
 
 	actions: {
-		health: {
-			params: {},
-			handler(this: ApiThis) {
-				return { status: "ok", nodeId: this.broker.nodeID, uptimeSeconds: Math.round(process.uptime()) };
-			}
-		},
+		...serviceActions("api", {
+			health: {
+				params: {},
+				handler(this: ApiThis): GatewayHealth {
+					return { status: "ok", nodeId: this.broker.nodeID, uptimeSeconds: Math.round(process.uptime()) };
+				}
+			},
 
-		/** Ready when every service the routes use is up, the database answers and every migration has run. */
-		ready: {
-			params: {},
-			async handler(this: ApiThis, ctx: Context) {
-				const services = this.broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string }>;
-				const available = new Set(services.map(service => service.name));
-				const missing = REQUIRED_SERVICES.filter(name => !available.has(name));
-				if (missing.length > 0) fail("SERVICE_UNAVAILABLE", `Waiting for services: ${missing.join(", ")}`);
-				const database = await call(ctx, "repo.database.status", {});
-				if (!database.reachable) fail("SERVICE_UNAVAILABLE", "The database is unreachable");
-				if (!database.migrated) fail("SERVICE_UNAVAILABLE", `Migrations pending: ${database.pending.join(", ")}`);
-				return { status: "ready", database: { dialect: database.dialect, migrated: true } };
+			/** Ready when every service the routes use is up, the database answers and every migration has run. */
+			ready: {
+				params: {},
+				async handler(this: ApiThis, ctx: Context): Promise<GatewayReadiness> {
+					const services = this.broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{
+						name: string;
+					}>;
+					const available = new Set(services.map(service => service.name));
+					const missing = REQUIRED_SERVICES.filter(name => !available.has(name));
+					if (missing.length > 0) fail("SERVICE_UNAVAILABLE", `Waiting for services: ${missing.join(", ")}`);
+					const database = await call(ctx, "repo.database.status", {});
+					if (!database.reachable) fail("SERVICE_UNAVAILABLE", "The database is unreachable");
+					if (!database.migrated)
+						fail("SERVICE_UNAVAILABLE", `Migrations pending: ${database.pending.join(", ")}`);
+					return { status: "ready", database: { dialect: database.dialect, migrated: true } };
+				}
 			}
-		}
+		}),
+
+		/**
+		 * moleculer-web carries every HTTP request through `rest`: it is never retried as a whole (a
+		 * write would run twice), and no breaker or bulkhead of its own may close a node's REST traffic;
+		 * the actions it calls have theirs.
+		 */
+		rest: { retryPolicy: NO_RETRY, circuitBreaker: { enabled: false }, bulkhead: { enabled: false } },
+		// moleculer-web publishes these for services that add routes at run time; GoChat's routes are fixed.
+		addRoute: { visibility: "private", retryPolicy: NO_RETRY },
+		removeRoute: { visibility: "private", retryPolicy: NO_RETRY }
 	},
 
 	methods: {
 		/** moleculer-web logs every 5xx with its stack; onError above logs the unexpected ones itself. */
 		errorHandler(this: ApiThis, req: IncomingMessage, res: ServerResponse, err: unknown) {
-			(this as unknown as { sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void }).sendError(req, res, err);
+			(this as unknown as { sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void }).sendError(
+				req,
+				res,
+				err
+			);
 		},
 
 		/** Bearer token → the caller's user and session in ctx.meta, or a 401 that says why. */
@@ -191,9 +244,14 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 	/** moleculer-web made the server already; slow clients get seconds, not minutes, to send a request. */
 	created(this: ApiThis) {
 		const config = this.config;
-		// moleculer-web added the probes already; the REST routes go in front, public first.
-		this.addRoute(jsonRoute(config, "authenticated", AUTHENTICATED_ALIASES, true), false);
-		this.addRoute(jsonRoute(config, "public", PUBLIC_ALIASES, false), false);
+		// moleculer-web added the probes already; the REST routes go in front, public first, and
+		// settings.routes lists them too, as if the schema had declared them.
+		const routes = [
+			jsonRoute(config, "public", PUBLIC_ALIASES, false),
+			jsonRoute(config, "authenticated", AUTHENTICATED_ALIASES, true)
+		];
+		this.settings.routes.unshift(...routes);
+		for (const route of [...routes].reverse()) this.addRoute(route, false);
 		this.settings.port = config.port;
 		this.settings.ip = config.host;
 		this.server.requestTimeout = config.httpRequestTimeoutMs;
@@ -206,6 +264,11 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 		const address = this.server.address();
 		const port = typeof address === "object" && address ? address.port : this.settings.port;
 		this.logger.info(`GoChat is listening on http://${this.settings.ip}:${port} (REST under /api/v1)`);
+	},
+
+	/** Runs before moleculer-web closes the server, which would otherwise wait for the open sockets. */
+	async stopped(this: ApiThis) {
+		await this.releaseSockets();
 	}
 };
 

@@ -27,12 +27,18 @@ export class SocketSlots {
 	private readonly byUser = new Map<string, number>();
 	private readonly byAddress = new Map<string, number>();
 
-	constructor(private readonly perUser: number, private readonly perAddress: number) {}
+	constructor(
+		private readonly perUser: number,
+		private readonly perAddress: number
+	) {}
 
 	/** Refuses an address at its cap before any token is checked for it. */
 	checkAddress(address: string): void {
 		if ((this.byAddress.get(address) ?? 0) >= this.perAddress) {
-			throw new GoChatError("RATE_LIMITED", `Too many open sockets from this address (at most ${this.perAddress})`);
+			throw new GoChatError(
+				"RATE_LIMITED",
+				`Too many open sockets from this address (at most ${this.perAddress})`
+			);
 		}
 	}
 
@@ -83,7 +89,17 @@ export class GatewayLimits {
 	/** Deepest nesting a socket payload may have. */
 	readonly jsonMaxDepth: number;
 
-	constructor(config: Pick<Config, "sendRateSocket" | "sendRateUser" | "socketEventRate" | "socketsPerUser" | "socketsPerAddress" | "jsonMaxDepth">) {
+	constructor(
+		config: Pick<
+			Config,
+			| "sendRateSocket"
+			| "sendRateUser"
+			| "socketEventRate"
+			| "socketsPerUser"
+			| "socketsPerAddress"
+			| "jsonMaxDepth"
+		>
+	) {
 		this.sendsPerSocket = new LocalRateLimiter(config.sendRateSocket);
 		this.sendsPerUser = new LocalRateLimiter(config.sendRateUser);
 		this.eventsPerSocket = new LocalRateLimiter(config.socketEventRate);
@@ -120,6 +136,10 @@ export class GatewayLimits {
 			return;
 		}
 		const retryAfter = retryAfterSeconds(until - now);
-		throw new GoChatError("RATE_LIMITED", `A socket of this user ignored its rate limits and was cut off; retry in ${retryAfter} s`, { retryAfter });
+		throw new GoChatError(
+			"RATE_LIMITED",
+			`A socket of this user ignored its rate limits and was cut off; retry in ${retryAfter} s`,
+			{ retryAfter }
+		);
 	}
 }

@@ -16,7 +16,8 @@ const hasBody = (req: IncomingMessage) =>
  * - an empty query value (`?beforeSeq=`) counts as absent rather than as 0.
  */
 export function requestHygiene(maxDepth: number) {
-	return (req: Request, res: ServerResponse, next: (err?: unknown) => void): void => checkRequest(req, res, next, maxDepth);
+	return (req: Request, res: ServerResponse, next: (err?: unknown) => void): void =>
+		checkRequest(req, res, next, maxDepth);
 }
 
 function checkRequest(req: Request, _res: ServerResponse, next: (err?: unknown) => void, maxDepth: number): void {

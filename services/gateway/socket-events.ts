@@ -1,6 +1,7 @@
 import { fail, toHttpError } from "../../lib/errors";
 import { nestingExceeds } from "../../lib/payload-shape";
 import { retryAfterSeconds } from "../../lib/rate-limit";
+import { callContract } from "./contract-call";
 import type { GatewaySocket, SocketUser } from "./socket-types";
 import { TYPING_INTERVAL_MS, TypingThrottle } from "./typing-throttle";
 
@@ -24,7 +25,8 @@ export function objectPayload(payload: unknown, maxDepth: number): Payload {
 	if (payload === null || typeof payload !== "object" || Array.isArray(payload) || ArrayBuffer.isView(payload)) {
 		fail("INVALID_INPUT", "The event payload must be an object");
 	}
-	if (nestingExceeds(payload, maxDepth)) fail("INVALID_INPUT", `The event payload is nested deeper than ${maxDepth} levels`);
+	if (nestingExceeds(payload, maxDepth))
+		fail("INVALID_INPUT", `The event payload is nested deeper than ${maxDepth} levels`);
 	return payload as Payload;
 }
 
@@ -41,7 +43,8 @@ export function tokenExpiresAt(token: string): number | null {
 /** Nothing is carried out for a socket whose token expired, nor past its rates. */
 function admit(socket: GatewaySocket, kind: Kind) {
 	const { expiresAt, userId } = socket.data;
-	if (expiresAt != null && Date.now() >= expiresAt) fail("TOKEN_EXPIRED", "The access token has expired: refresh it and connect again");
+	if (expiresAt != null && Date.now() >= expiresAt)
+		fail("TOKEN_EXPIRED", "The access token has expired: refresh it and connect again");
 	const limits = socket.$service.limits;
 	if (kind === "send") limits.admitSend(socket.id, userId!);
 	else limits.admitEvent(socket.id);
@@ -66,12 +69,16 @@ function clientEvent(kind: Kind, handle: Handler | null) {
 			if (status >= 500 && status !== 503) this.$service.logger.error("A socket event failed:", err);
 			respond?.({ ok: false, error: body.error });
 			// Only the rates count towards a cut-off: a client that sends typing at every keystroke is not flooding.
-			if (!admitted && body.error.code === "RATE_LIMITED" && this.$service.limits.refused(this.id)) this.$service.cutOff(this);
+			if (!admitted && body.error.code === "RATE_LIMITED" && this.$service.limits.refused(this.id))
+				this.$service.cutOff(this);
 		}
 	};
 }
 
-const callAction = (action: string): Handler => (socket, payload) => socket.$service.callAs(socket, action, payload);
+const callAction =
+	(action: string): Handler =>
+	(socket, payload) =>
+		socket.$service.callAs(socket, action, payload);
 
 /**
  * One notice per socket and conversation per interval. Only notices that went through keep their
@@ -83,7 +90,9 @@ async function typing(socket: GatewaySocket, payload: Payload): Promise<object> 
 	const throttle = (socket.data.typing ??= new TypingThrottle());
 	const waitMs = throttle.waitMs(conversationId);
 	if (waitMs > 0) {
-		fail("RATE_LIMITED", `At most one typing notice per ${TYPING_INTERVAL_MS} ms per conversation`, { retryAfter: retryAfterSeconds(waitMs) });
+		fail("RATE_LIMITED", `At most one typing notice per ${TYPING_INTERVAL_MS} ms per conversation`, {
+			retryAfter: retryAfterSeconds(waitMs)
+		});
 	}
 	const giveBack = throttle.hold(conversationId);
 	try {
@@ -101,7 +110,7 @@ async function refreshToken(socket: GatewaySocket, payload: Payload): Promise<ob
 		fail("INVALID_INPUT", "Send {token: <accessToken>}");
 	}
 	const service = socket.$service;
-	const claims = await service.broker.call<SocketUser, { token: string }>("auth.resolveToken", { token });
+	const claims: SocketUser = await callContract(service.broker, "auth.resolveToken", { token });
 	if (claims.userId !== socket.data.userId) fail("FORBIDDEN", "The token belongs to another user");
 	const expiresAt = tokenExpiresAt(token);
 	// A socket that went away meanwhile must not be put back into the session index.

@@ -1,23 +1,22 @@
 import type { Context, Service, ServiceBroker, ServiceSchema } from "moleculer";
 import SocketIOService from "moleculer-io";
-import type { ActionMap } from "../../lib/contracts";
+import { brokerConfig } from "../../lib/config";
+import { Params, serviceActions } from "../../lib/contracts";
+import { GatewayStats, pushListRule } from "../../lib/contracts/gateway";
+import type { PresenceCheckpoint } from "../../lib/contracts/logic";
 import { clientAddress } from "../../lib/client-address";
 import { GoChatError, toHttpError } from "../../lib/errors";
 import { declaredFieldsOnly, ParamsSchema } from "../../lib/payload-shape";
-import type { Push } from "../../lib/push-coalescer";
-import { pushListRule } from "../logic/delivery.service";
+import { NO_RETRY, NEVER_DROPPED } from "../../lib/resilience";
 import { CUT_OFF_SECONDS, GatewayLimits } from "./gateway-limits";
 import { CLIENT_EVENTS, isClientEvent, tokenExpiresAt, unknownEvent } from "./socket-events";
+import { callContract } from "./contract-call";
 import type { GatewaySocket, SocketGatewayThis, SocketUser, SyncReason } from "./socket-types";
-import { brokerConfig } from "../../lib/config";
-import type { ConfigThis } from "../../mixins/config.mixin";
 
 export type { SocketGatewayThis, SyncReason } from "./socket-types";
 
-type PresenceCheckpoint = ActionMap["repo.presence.checkpoint"]["result"];
-
 const HEARTBEAT_CHUNK = 1000;
-/** How often a gateway checks that presence still holds its entries (see repo.presence.checkpoint). */
+/** How often a gateway checks that presence still holds its entries (see presence.checkpoint). */
 const PRESENCE_CHECK_MS = 1000;
 /** A wave of `sync:required` is spread over 1 ms per socket, at most this long, so syncs do not all land at once. */
 const SYNC_SPREAD_MAX_MS = 5000;
@@ -29,7 +28,9 @@ const userRoom = (userId: string) => `user:${userId}`;
 
 /** The params an action declares, from the registry: remote actions carry their schema too. */
 function declaredParams(broker: ServiceBroker, action: string): ParamsSchema | undefined {
-	const registry = broker.registry as unknown as { getActionEndpoints(name: string): { endpoints: Array<{ action: { params?: ParamsSchema } }> } | undefined };
+	const registry = broker.registry as unknown as {
+		getActionEndpoints(name: string): { endpoints: Array<{ action: { params?: ParamsSchema } }> } | undefined;
+	};
 	return registry.getActionEndpoints(action)?.endpoints[0]?.action.params;
 }
 
@@ -56,10 +57,11 @@ function refusal(err: unknown): Error {
  * The gateway's realtime face (moleculer-io, Socket.IO 4) on the HTTP server's port: the token is
  * checked at the handshake (within the caps on sockets per user and per address) and the socket
  * ends when it expires unless `auth:refresh` brought a fresher one; client events are in
- * socket-events.ts. Each socket joins its user's room, the node reports its users to
- * presence (with a heartbeat), and `push` delivers events to the sockets this node holds.
- * When presence was lost or pushes to this node may have been, it writes its users again and
- * tells its sockets `sync:required`, once per incident.
+ * socket-events.ts. Each socket joins its user's room; the node reports facts to presence
+ * (a user's first socket connected, their last one left, the users it holds, at every heartbeat)
+ * and presence decides what follows; `push` delivers events to the sockets this node holds.
+ * When presence lost its entries or pushes to this node may have been lost, it reports its users
+ * again and tells its sockets `sync:required`, once per incident.
  */
 export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 	return {
@@ -67,7 +69,13 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 
 		settings: {
 			io: {
-				options: { serveClient: false, pingInterval: 25000, pingTimeout: 20000, maxHttpBufferSize: 1024 * 1024, connectTimeout: CONNECT_TIMEOUT_MS },
+				options: {
+					serveClient: false,
+					pingInterval: 25000,
+					pingTimeout: 20000,
+					maxHttpBufferSize: 1024 * 1024,
+					connectTimeout: CONNECT_TIMEOUT_MS
+				},
 				namespaces: {
 					"/": {
 						authorization: true,
@@ -79,44 +87,81 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 		},
 
 		actions: {
-			// moleculer-io publishes these; GoChat's clients must not reach them.
-			broadcast: { visibility: "private" },
+			// moleculer-io publishes these; GoChat's clients must not reach them (its `call` event is replaced by unknownEvent).
+			broadcast: { visibility: "private", retryPolicy: NO_RETRY },
 			getClients: { visibility: "private" },
+			call: { visibility: "private", retryPolicy: NO_RETRY },
 
-			/** Emits each event to the sockets of its users (or to every socket) that this node holds. */
-			push: {
-				visibility: "public",
-				params: pushListRule,
-				handler(this: SocketGatewayThis, ctx: Context<{ pushes: Push[] }>): number {
-					let reached = 0;
-					for (const { userIds, event, payload, exceptSocketId, everyone } of ctx.params.pushes) {
-						this.pushesReceived++;
-						const here = everyone ? [] : userIds.filter(id => this.socketsByUser.has(id));
-						if (!everyone && here.length === 0) continue;
-						let target = everyone ? this.io.local : this.io.to(here.map(userRoom));
-						if (exceptSocketId) target = target.except(exceptSocketId);
-						target.emit(event, payload);
-						reached += everyone ? this.socketsByUser.size : here.length;
+			...serviceActions("api", {
+				/** Emits each event to the sockets of its users (or to every socket) that this node holds. */
+				push: {
+					visibility: "public",
+					retryPolicy: NO_RETRY,
+					params: pushListRule,
+					handler(this: SocketGatewayThis, ctx: Context<Params<"api.push">>): number {
+						let reached = 0;
+						for (const { userIds, event, payload, exceptSocketId, everyone } of ctx.params.pushes) {
+							this.pushesReceived++;
+							const here = everyone ? [] : userIds.filter(id => this.socketsByUser.has(id));
+							if (!everyone && here.length === 0) continue;
+							let target = everyone ? this.io.local : this.io.to(here.map(userRoom));
+							if (exceptSocketId) target = target.except(exceptSocketId);
+							target.emit(event, payload);
+							reached += everyone ? this.socketsByUser.size : here.length;
+						}
+						return reached;
 					}
-					return reached;
-				}
-			},
+				},
 
-			/** What this gateway node holds, for operators (REPL: call api.realtimeStats). */
-			realtimeStats: {
-				visibility: "public",
-				params: {},
-				handler(this: SocketGatewayThis) {
-					let sockets = 0;
-					for (const set of this.socketsByUser.values()) sockets += set.size;
-					return { nodeId: this.broker.nodeID, users: this.socketsByUser.size, sockets, pushesReceived: this.pushesReceived };
+				/** What this gateway node holds, for operators (gochat stats calls it on every gateway node). */
+				stats: {
+					visibility: "public",
+					params: {},
+					handler(this: SocketGatewayThis): GatewayStats {
+						let sockets = 0;
+						for (const set of this.socketsByUser.values()) sockets += set.size;
+						const { nodeID } = this.broker;
+						return {
+							nodeId: nodeID,
+							users: this.socketsByUser.size,
+							sockets,
+							pushesReceived: this.pushesReceived
+						};
+					}
+				},
+
+				/** For operators (gochat online): the user's sockets on this node. */
+				userSockets: {
+					visibility: "public",
+					params: { userId: "string" },
+					handler(this: SocketGatewayThis, ctx: Context<Params<"api.userSockets">>): number {
+						return this.socketsByUser.get(ctx.params.userId)?.size ?? 0;
+					}
+				},
+
+				/**
+				 * An operator ends a user's sockets on this node, each told why (`auth:revoked`) first. The
+				 * access token is not touched: gochat kick ends the user's sessions before, so none reconnects.
+				 */
+				disconnectUser: {
+					visibility: "public",
+					retryPolicy: NO_RETRY,
+					params: { userId: "string", reason: "string" },
+					handler(this: SocketGatewayThis, ctx: Context<Params<"api.disconnectUser">>): number {
+						const sockets = [...(this.socketsByUser.get(ctx.params.userId) ?? [])];
+						const message = `Disconnected: ${ctx.params.reason}`;
+						for (const socket of sockets)
+							this.endSocket(socket, "auth:revoked", { code: "TOKEN_REVOKED", message });
+						return sockets.length;
+					}
 				}
-			}
+			})
 		},
 
 		events: {
 			/** Logging out ends the session's sockets too: their token was only checked at the handshake. */
 			"session.revoked": {
+				bulkhead: NEVER_DROPPED,
 				params: { sessionId: "string" },
 				handler(this: SocketGatewayThis, ctx: Context<{ sessionId: string }>) {
 					for (const socket of this.socketsBySession.get(ctx.params.sessionId) ?? []) socket.disconnect(true);
@@ -132,7 +177,10 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			},
 
 			/** A graceful stop finishes its work first (tracking); a node that vanished may have had pushes in flight. */
-			"$node.disconnected"(this: SocketGatewayThis, ctx: Context<{ node: { id: string; services?: Array<{ name: string }> }; unexpected: boolean }>) {
+			"$node.disconnected"(
+				this: SocketGatewayThis,
+				ctx: Context<{ node: { id: string; services?: Array<{ name: string }> }; unexpected: boolean }>
+			) {
 				const { node, unexpected } = ctx.params;
 				if (!unexpected || !node.services?.some(service => PUSHING_SERVICES.has(service.name))) return;
 				this.pendingSync ??= "node-lost";
@@ -151,10 +199,16 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 					if (typeof token !== "string" || token === "") {
 						throw new GoChatError("UNAUTHORIZED", "Connect with auth: {token: <accessToken>}");
 					}
-					const peer = { headers: socket.handshake.headers, socket: { remoteAddress: socket.handshake.address } };
-					const address = clientAddress(peer as Parameters<typeof clientAddress>[0], this.config.trustProxyHops);
+					const peer = {
+						headers: socket.handshake.headers,
+						socket: { remoteAddress: socket.handshake.address }
+					};
+					const address = clientAddress(
+						peer as Parameters<typeof clientAddress>[0],
+						this.config.trustProxyHops
+					);
 					this.limits.sockets.checkAddress(address);
-					const claims = await this.broker.call<SocketUser, { token: string }>("auth.resolveToken", { token });
+					const claims: SocketUser = await callContract(this.broker, "auth.resolveToken", { token });
 					this.limits.checkNotCutOff(claims.userId);
 					const releaseSlot = this.limits.sockets.take(claims.userId, address);
 					// A handshake dropped before it connected never disconnects: its transport closing hands the slot back.
@@ -171,7 +225,12 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			},
 
 			/** Calls `action` as the socket's user with only the fields the action declares. */
-			async callAs(this: SocketGatewayThis, socket: GatewaySocket, action: string, params: Record<string, unknown>) {
+			async callAs(
+				this: SocketGatewayThis,
+				socket: GatewaySocket,
+				action: string,
+				params: Record<string, unknown>
+			) {
 				return this.broker.call(action, declaredFieldsOnly(params, declaredParams(this.broker, action)), {
 					meta: { userId: socket.data.userId, sessionId: socket.data.sessionId, socketId: socket.id }
 				});
@@ -190,10 +249,13 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				clearTimeout(socket.data.expiryTimer);
 				const { expiresAt } = socket.data;
 				if (expiresAt == null) return;
-				socket.data.expiryTimer = setTimeout(() => {
-					socket.emit("auth:expired", { code: "TOKEN_EXPIRED", message: "The access token has expired: refresh it, then connect again with the new one" });
-					socket.disconnect(true);
-				}, Math.max(0, expiresAt - Date.now()));
+				socket.data.expiryTimer = setTimeout(
+					() => {
+						const message = "The access token has expired: refresh it, then connect again with the new one";
+						this.endSocket(socket, "auth:expired", { code: "TOKEN_EXPIRED", message });
+					},
+					Math.max(0, expiresAt - Date.now())
+				);
 				socket.data.expiryTimer.unref();
 			},
 
@@ -201,8 +263,21 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			cutOff(this: SocketGatewayThis, socket: GatewaySocket) {
 				if (!socket.connected) return;
 				this.limits.cutOff(socket.data.userId!);
-				this.logger.warn(`Socket ${socket.id} of user ${socket.data.userId} ignored its rate limits and was cut off`);
-				socket.emit("rate:exceeded", { code: "RATE_LIMITED", message: `Too many events refused; connect again in ${CUT_OFF_SECONDS} s and respect retryAfter` });
+				this.logger.warn(
+					`Socket ${socket.id} of user ${socket.data.userId} ignored its rate limits and was cut off`
+				);
+				const message = `Too many events refused; connect again in ${CUT_OFF_SECONDS} s and respect retryAfter`;
+				this.endSocket(socket, "rate:exceeded", { code: "RATE_LIMITED", message });
+			},
+
+			/** Tells the client why its socket ends (Socket.IO delivers the event before the disconnect), then ends it. */
+			endSocket(
+				this: SocketGatewayThis,
+				socket: GatewaySocket,
+				event: string,
+				why: { code: string; message: string }
+			) {
+				socket.emit(event, why);
 				socket.disconnect(true);
 			},
 
@@ -223,18 +298,38 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 					return;
 				}
 				this.socketsByUser.set(userId, new Set([socket]));
-				let wasOnline: boolean;
 				try {
-					({ wasOnline } = await this.broker.call<{ wasOnline: boolean }, object>("repo.presence.connect", { userId, nodeId: this.broker.nodeID }));
+					await callContract(this.broker, "presence.connected", { userId, nodeId: this.broker.nodeID });
 				} catch (err) {
-					this.presenceFailed(`presence of user ${userId} not recorded: ${(err as Error).message}`);
-					return;
+					this.presenceFailed(`presence of user ${userId} not reported: ${(err as Error).message}`);
 				}
-				try {
-					if (!wasOnline) await this.broker.call("presence.announce", { userId, online: true });
-				} catch (err) {
-					this.logger.warn(`Presence of user ${userId} not announced: ${(err as Error).message}`);
+			},
+
+			/**
+			 * Ends this node's presence and its sockets; runs once, before the HTTP server closes (the
+			 * server waits for open connections, and a connected socket would hold it open).
+			 */
+			async releaseSockets(this: SocketGatewayThis) {
+				if (this.released) return;
+				this.released = true;
+				if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+				if (this.checkTimer) clearInterval(this.checkTimer);
+				// A check still writing entries must not outlive the removal below.
+				await this.presenceCheck;
+				const hadUsers = this.socketsByUser.size > 0;
+				for (const set of this.socketsByUser.values()) {
+					for (const socket of set) {
+						clearTimeout(socket.data.syncTimer);
+						clearTimeout(socket.data.expiryTimer);
+					}
 				}
+				// Cleared first, so the disconnects below report nothing one by one.
+				this.socketsByUser.clear();
+				if (hadUsers)
+					await callContract(this.broker, "presence.nodeStopped", { nodeId: this.broker.nodeID }).catch(
+						() => undefined
+					);
+				this.io?.disconnectSockets(true);
 			},
 
 			async onDisconnected(this: SocketGatewayThis, socket: GatewaySocket) {
@@ -248,18 +343,22 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				if (!userSockets || userSockets.size > 0) return;
 				this.socketsByUser.delete(userId);
 				try {
-					const { stillOnline } = await this.broker.call<{ stillOnline: boolean }, object>("repo.presence.disconnect", { userId, nodeId: this.broker.nodeID });
-					if (!stillOnline) await this.broker.call("presence.announce", { userId, online: false });
+					await callContract(this.broker, "presence.disconnected", { userId, nodeId: this.broker.nodeID });
 				} catch (err) {
+					// Its entry expires with the TTL: the heartbeat no longer reports the user.
 					this.logger.debug(`Presence of user ${userId} not cleared: ${(err as Error).message}`);
 				}
 			},
 
-			/** Keeps this node's presence entries alive; a node that stops beating drops out after the TTL. */
+			/** Reports the users this node holds; a node that stops reporting drops out of presence after the TTL. */
 			async heartbeat(this: SocketGatewayThis) {
 				const userIds = [...this.socketsByUser.keys()];
 				for (let i = 0; i < userIds.length; i += HEARTBEAT_CHUNK) {
-					await this.broker.call("repo.presence.refresh", { nodeId: this.broker.nodeID, userIds: userIds.slice(i, i + HEARTBEAT_CHUNK) });
+					const chunk = userIds.slice(i, i + HEARTBEAT_CHUNK);
+					await callContract(this.broker, "presence.heartbeat", {
+						nodeId: this.broker.nodeID,
+						userIds: chunk
+					});
 				}
 			},
 
@@ -272,14 +371,18 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			},
 
 			/**
-			 * Checkpoint; when presence is not intact, or a write failed since, writes every user again
-			 * (the heartbeat's writes), then sends the pending `sync:required`. A check that fails leaves
+			 * Checkpoint; when presence lost this node's entries, or a report failed since, reports every
+			 * user again (a heartbeat), then sends the pending `sync:required`. A check that fails leaves
 			 * both for a later one: sockets are told once, when pushes can reach them again.
 			 */
 			async runPresenceCheck(this: SocketGatewayThis) {
 				let found: PresenceCheckpoint;
 				try {
-					found = await this.broker.call<PresenceCheckpoint, object>("repo.presence.checkpoint", { nodeId: this.broker.nodeID, mark: this.presenceMark ?? "" });
+					const mark = this.presenceMark ?? "";
+					found = await callContract(this.broker, "presence.checkpoint", {
+						nodeId: this.broker.nodeID,
+						mark
+					});
 				} catch (err) {
 					this.presenceFailed(`presence check failed: ${(err as Error).message}`);
 					return;
@@ -292,11 +395,12 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 					try {
 						await this.heartbeat();
 					} catch (err) {
-						this.presenceFailed(`presence not written again: ${(err as Error).message}`);
+						this.presenceFailed(`presence not reported again: ${(err as Error).message}`);
 						return;
 					}
 					this.presenceSuspect = false;
-					if (!firstCheck) this.logger.info(`Presence written again for ${this.socketsByUser.size} user(s) of this node`);
+					if (!firstCheck)
+						this.logger.info(`Presence reported again for ${this.socketsByUser.size} user(s) of this node`);
 				}
 				if (this.pendingSync) {
 					this.askToSync(this.pendingSync);
@@ -305,7 +409,11 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			},
 
 			presenceFailed(this: SocketGatewayThis, why: string) {
-				if (!this.presenceSuspect) this.logger.warn(`Presence of this node may be incomplete (${why}); it is written again once the store answers`);
+				if (!this.presenceSuspect) {
+					this.logger.warn(
+						`Presence of this node may be incomplete (${why}); it is reported again once presence answers`
+					);
+				}
 				this.presenceSuspect = true;
 			},
 
@@ -318,10 +426,13 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				for (const socket of sockets) {
 					// A socket still waiting for the last wave's event will sync after this incident too.
 					if (socket.data.syncTimer) continue;
-					socket.data.syncTimer = setTimeout(() => {
-						socket.data.syncTimer = undefined;
-						socket.emit("sync:required", { reason });
-					}, Math.floor(Math.random() * spreadMs));
+					socket.data.syncTimer = setTimeout(
+						() => {
+							socket.data.syncTimer = undefined;
+							socket.emit("sync:required", { reason });
+						},
+						Math.floor(Math.random() * spreadMs)
+					);
 					socket.data.syncTimer.unref();
 				}
 			}
@@ -353,20 +464,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 		},
 
 		async stopped(this: Service) {
-			const self = this as SocketGatewayThis;
-			if (self.heartbeatTimer) clearInterval(self.heartbeatTimer);
-			if (self.checkTimer) clearInterval(self.checkTimer);
-			// A check still writing entries must not outlive the removal below.
-			await self.presenceCheck;
-			for (const set of self.socketsByUser.values()) {
-				for (const socket of set) {
-					clearTimeout(socket.data.syncTimer);
-					clearTimeout(socket.data.expiryTimer);
-				}
-			}
-			if (self.socketsByUser.size === 0) return;
-			self.socketsByUser.clear();
-			await self.broker.call("repo.presence.removeNode", { nodeId: self.broker.nodeID }).catch(() => undefined);
+			await (this as SocketGatewayThis).releaseSockets();
 		}
 	};
 }

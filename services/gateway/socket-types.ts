@@ -40,6 +40,9 @@ export interface SocketGatewayThis extends Service {
 	/** Sockets must be told to sync once presence is known good again. */
 	pendingSync: SyncReason | null;
 	presenceCheck: Promise<void> | null;
+	/** Set once the node's sockets and presence were released at stop. */
+	released?: boolean;
+	releaseSockets(): Promise<void>;
 	onConnected(socket: GatewaySocket): Promise<void>;
 	onDisconnected(socket: GatewaySocket): Promise<void>;
 	heartbeat(): Promise<void>;
@@ -51,4 +54,5 @@ export interface SocketGatewayThis extends Service {
 	moveToSession(socket: GatewaySocket, sessionId: string): void;
 	watchExpiry(socket: GatewaySocket): void;
 	cutOff(socket: GatewaySocket): void;
+	endSocket(socket: GatewaySocket, event: string, why: { code: string; message: string }): void;
 }

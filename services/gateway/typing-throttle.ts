@@ -11,7 +11,10 @@ export const TYPING_REMEMBERED = 64;
 export class TypingThrottle {
 	private readonly sentAt = new Map<string, number>();
 
-	constructor(private readonly intervalMs = TYPING_INTERVAL_MS, private readonly remembered = TYPING_REMEMBERED) {}
+	constructor(
+		private readonly intervalMs = TYPING_INTERVAL_MS,
+		private readonly remembered = TYPING_REMEMBERED
+	) {}
 
 	/** Milliseconds until this conversation may get another notice; 0 if now. */
 	waitMs(conversationId: string, now = Date.now()): number {

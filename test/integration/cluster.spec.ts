@@ -15,13 +15,16 @@ describe("a cluster of gateway nodes", () => {
 	let c: RunningGoChat;
 	const sockets: Socket[] = [];
 
-	const stats = (node: RunningGoChat) => a.broker.call<Stats, object>("api.realtimeStats", {}, { nodeID: node.broker.nodeID });
+	const stats = (node: RunningGoChat) =>
+		a.broker.call<Stats, object>("api.stats", {}, { nodeID: node.broker.nodeID });
 
 	beforeAll(async () => {
 		a = await startGoChat({}, { cluster: true });
 		b = await startGoChat({ SERVICES: "gateway" }, { join: a });
 		c = await startGoChat({ SERVICES: "gateway" }, { join: a });
-		await Promise.all([b, c].map(node => node.broker.waitForServices(["auth", "messages", "repo.presence"], 10000)));
+		await Promise.all(
+			[b, c].map(node => node.broker.waitForServices(["auth", "messages", "repo.presence"], 10000))
+		);
 		await Promise.all([b, c].map(node => waitForServiceOn(a.broker, "api", node.broker.nodeID)));
 	});
 	afterAll(async () => {
@@ -45,12 +48,22 @@ describe("a cluster of gateway nodes", () => {
 		expect([beforeA.users, beforeB.users, beforeC.users]).toEqual([1, 1, 0]);
 
 		const atB = nextEvent(onB, "message:new");
-		const sent = await emitAck(onA, "message:send", { conversationId: id, clientMsgId: "x-1", type: "text", content: "across nodes" });
+		const sent = await emitAck(onA, "message:send", {
+			conversationId: id,
+			clientMsgId: "x-1",
+			type: "text",
+			content: "across nodes"
+		});
 		expect(sent.ok).toBe(true);
 		expect((await atB).message.id).toBe(sent.message.id);
 
 		const atA = nextEvent(onA, "message:new");
-		const reply = await emitAck(onB, "message:send", { conversationId: id, clientMsgId: "y-1", type: "text", content: "and back" });
+		const reply = await emitAck(onB, "message:send", {
+			conversationId: id,
+			clientMsgId: "y-1",
+			type: "text",
+			content: "and back"
+		});
 		expect((await atA).message.id).toBe(reply.message.id);
 
 		const [afterA, afterB, afterC] = await Promise.all([stats(a), stats(b), stats(c)]);
@@ -68,10 +81,16 @@ describe("a cluster of gateway nodes", () => {
 		sockets.push(onA);
 		// Vic was online on a node that then crashed: only its presence entry is left behind.
 		await a.broker.call("repo.presence.connect", { userId: vic.user.id, nodeId: "crashed-node" });
-		const offline = nextEvent(onA, "presence", (p: { userId: string; online: boolean }) => p.userId === vic.user.id && !p.online);
+		const offline = nextEvent(
+			onA,
+			"presence",
+			(p: { userId: string; online: boolean }) => p.userId === vic.user.id && !p.online
+		);
 		a.broker.broadcastLocal("$node.disconnected", { node: { id: "crashed-node" }, unexpected: true });
 		expect(await offline).toEqual({ userId: vic.user.id, online: false });
-		const located = await a.broker.call<Record<string, string[]>, object>("repo.presence.locate", { userIds: [vic.user.id] });
+		const located = await a.broker.call<Record<string, string[]>, object>("repo.presence.locate", {
+			userIds: [vic.user.id]
+		});
 		expect(located).toEqual({});
 	});
 
@@ -81,17 +100,29 @@ describe("a cluster of gateway nodes", () => {
 		await zoe.api.post("/api/v1/conversations/direct", { userId: walt.user.id });
 		const onA = await connect(a.baseUrl, zoe.accessToken);
 		sockets.push(onA);
-		const online = nextEvent(onA, "presence", (p: { userId: string; online: boolean }) => p.userId === walt.user.id && p.online);
+		const online = nextEvent(
+			onA,
+			"presence",
+			(p: { userId: string; online: boolean }) => p.userId === walt.user.id && p.online
+		);
 		const onC = await connect(c.baseUrl, walt.accessToken);
 		await online;
-		const located = await a.broker.call<Record<string, string[]>, object>("repo.presence.locate", { userIds: [walt.user.id] });
+		const located = await a.broker.call<Record<string, string[]>, object>("repo.presence.locate", {
+			userIds: [walt.user.id]
+		});
 		expect(located[walt.user.id]).toEqual([c.broker.nodeID]);
 
-		const offline = nextEvent(onA, "presence", (p: { userId: string; online: boolean }) => p.userId === walt.user.id && !p.online);
+		const offline = nextEvent(
+			onA,
+			"presence",
+			(p: { userId: string; online: boolean }) => p.userId === walt.user.id && !p.online
+		);
 		onC.close();
 		await c.stop();
 		expect(await offline).toEqual({ userId: walt.user.id, online: false });
-		const after = await a.broker.call<Record<string, string[]>, object>("repo.presence.locate", { userIds: [walt.user.id] });
+		const after = await a.broker.call<Record<string, string[]>, object>("repo.presence.locate", {
+			userIds: [walt.user.id]
+		});
 		expect(after[walt.user.id]).toBeUndefined();
 		c = await startGoChat({ SERVICES: "gateway" }, { join: a });
 		await waitForServiceOn(a.broker, "api", c.broker.nodeID);

@@ -8,11 +8,22 @@ type Stats = { sockets: number };
 type ServerSocket = { data: { expiresAt?: number | null } };
 
 /** Resolves with the reason of the socket's next disconnect. */
-const disconnected = (socket: Socket) => new Promise<string>(resolve => socket.once("disconnect", reason => resolve(reason)));
+const disconnected = (socket: Socket) =>
+	new Promise<string>(resolve => socket.once("disconnect", reason => resolve(reason)));
 
 /** A connection attempt's outcome: the socket, or the refusal's data. */
-function attempt(baseUrl: string, token: string, localAddress?: string): Promise<{ socket?: Socket; refused?: { code: string; message: string } }> {
-	const socket = io(baseUrl, { auth: { token }, transports: ["websocket"], reconnection: false, forceNew: true, ...(localAddress ? { localAddress } : {}) });
+function attempt(
+	baseUrl: string,
+	token: string,
+	localAddress?: string
+): Promise<{ socket?: Socket; refused?: { code: string; message: string } }> {
+	const socket = io(baseUrl, {
+		auth: { token },
+		transports: ["websocket"],
+		reconnection: false,
+		forceNew: true,
+		...(localAddress ? { localAddress } : {})
+	});
 	return new Promise(resolve => {
 		socket.once("connect", () => resolve({ socket }));
 		socket.once("connect_error", err => {
@@ -25,7 +36,7 @@ function attempt(baseUrl: string, token: string, localAddress?: string): Promise
 /** Waits until the gateway counts `count` sockets (it learns of a closed socket a moment after the client). */
 async function untilSockets(gochat: RunningGoChat, count: number): Promise<void> {
 	for (;;) {
-		const stats = await gochat.broker.call<Stats, object>("api.realtimeStats", {});
+		const stats = await gochat.broker.call<Stats, object>("api.stats", {});
 		if (stats.sockets === count) return;
 		await new Promise(resolve => setTimeout(resolve, 20));
 	}
@@ -41,8 +52,16 @@ describe("socket tokens: auth:refresh and auth:expired", () => {
 		return socket;
 	};
 	/** An access token of `account`'s session (or another one), valid for `ttl` seconds, signed as auth signs them. */
-	const tokenFor = (account: Account, ttl: number, sessionId = (jwt.decode(account.accessToken) as { sid: string }).sid) =>
-		jwt.sign({ sid: sessionId }, gochat.config.jwtSecret, { algorithm: "HS256", subject: account.user.id, expiresIn: ttl });
+	const tokenFor = (
+		account: Account,
+		ttl: number,
+		sessionId = (jwt.decode(account.accessToken) as { sid: string }).sid
+	) =>
+		jwt.sign({ sid: sessionId }, gochat.config.jwtSecret, {
+			algorithm: "HS256",
+			subject: account.user.id,
+			expiresIn: ttl
+		});
 
 	beforeAll(async () => {
 		gochat = await startGoChat({ ACCESS_TOKEN_TTL: "10" });
@@ -55,21 +74,39 @@ describe("socket tokens: auth:refresh and auth:expired", () => {
 		const [amy, ben] = [await register(api, "amy"), await register(api, "ben")];
 		const socket = await open(amy.accessToken);
 		expect(await emitAck(socket, "auth:refresh", { token: ben.accessToken })).toEqual({
-			ok: false, error: { code: "FORBIDDEN", message: "The token belongs to another user" }
+			ok: false,
+			error: { code: "FORBIDDEN", message: "The token belongs to another user" }
 		});
-		expect(await emitAck(socket, "auth:refresh", { token: "garbage" })).toMatchObject({ ok: false, error: { code: "TOKEN_INVALID" } });
-		expect(await emitAck(socket, "auth:refresh", {})).toMatchObject({ ok: false, error: { code: "INVALID_INPUT" } });
-		const expired = jwt.sign({ sid: "x", exp: Math.floor(Date.now() / 1000) - 5 }, gochat.config.jwtSecret, { subject: amy.user.id });
-		expect(await emitAck(socket, "auth:refresh", { token: expired })).toMatchObject({ ok: false, error: { code: "TOKEN_EXPIRED" } });
+		expect(await emitAck(socket, "auth:refresh", { token: "garbage" })).toMatchObject({
+			ok: false,
+			error: { code: "TOKEN_INVALID" }
+		});
+		expect(await emitAck(socket, "auth:refresh", {})).toMatchObject({
+			ok: false,
+			error: { code: "INVALID_INPUT" }
+		});
+		const expired = jwt.sign({ sid: "x", exp: Math.floor(Date.now() / 1000) - 5 }, gochat.config.jwtSecret, {
+			subject: amy.user.id
+		});
+		expect(await emitAck(socket, "auth:refresh", { token: expired })).toMatchObject({
+			ok: false,
+			error: { code: "TOKEN_EXPIRED" }
+		});
 		expect((await emitAck(socket, "sync", {})).ok).toBe(true);
 	});
 
 	test("a refresh with another login's token moves the socket to that session: its logout ends the socket, the old one's does not", async () => {
 		const cleo = await register(api, "cleo");
-		const secondLogin = await api.post("/api/v1/auth/login", { username: cleo.user.username, password: "correct horse" });
+		const secondLogin = await api.post("/api/v1/auth/login", {
+			username: cleo.user.username,
+			password: "correct horse"
+		});
 		const moving = await open(cleo.accessToken);
 		const staying = await open(cleo.accessToken);
-		expect(await emitAck(moving, "auth:refresh", { token: secondLogin.body.accessToken })).toMatchObject({ ok: true, expiresAt: expect.any(String) });
+		expect(await emitAck(moving, "auth:refresh", { token: secondLogin.body.accessToken })).toMatchObject({
+			ok: true,
+			expiresAt: expect.any(String)
+		});
 
 		const stayingGone = disconnected(staying);
 		expect((await cleo.api.post("/api/v1/auth/logout")).status).toBe(200);
@@ -84,19 +121,31 @@ describe("socket tokens: auth:refresh and auth:expired", () => {
 	test("an event that arrives after the token expired is refused with TOKEN_EXPIRED", async () => {
 		const dora = await register(api, "dora");
 		const socket = await open(dora.accessToken);
-		const service = gochat.broker.getLocalService("api") as unknown as { io: { of(nsp: string): { sockets: Map<string, ServerSocket> } } };
+		const service = gochat.broker.getLocalService("api") as unknown as {
+			io: { of(nsp: string): { sockets: Map<string, ServerSocket> } };
+		};
 		// The expiry timer would disconnect the socket at that moment; this stands for an event that won the race.
 		service.io.of("/").sockets.get(socket.id!)!.data.expiresAt = Date.now() - 1;
 		for (const event of ["message:send", "sync", "typing", "auth:refresh", "no-such-event"]) {
 			const ack = await emitAck(socket, event, {});
-			expect({ event, ack }).toEqual({ event, ack: { ok: false, error: { code: "TOKEN_EXPIRED", message: "The access token has expired: refresh it and connect again" } } });
+			expect({ event, ack }).toEqual({
+				event,
+				ack: {
+					ok: false,
+					error: {
+						code: "TOKEN_EXPIRED",
+						message: "The access token has expired: refresh it and connect again"
+					}
+				}
+			});
 		}
 	});
 
 	test("an unrefreshed socket is told auth:expired and disconnected when its token expires; a refreshed one carries on", async () => {
 		const [eve, finn] = [await register(api, "eve"), await register(api, "finn")];
 		const issuedAt = (jwt.decode(eve.accessToken) as { exp: number }).exp * 1000 - 10_000;
-		const conversationId = (await eve.api.post("/api/v1/conversations/direct", { userId: finn.user.id })).body.conversation.id;
+		const conversationId = (await eve.api.post("/api/v1/conversations/direct", { userId: finn.user.id })).body
+			.conversation.id;
 		const stale = await open(eve.accessToken);
 		const refreshed = await open(eve.accessToken);
 		const peer = await open(finn.accessToken);
@@ -109,12 +158,18 @@ describe("socket tokens: auth:refresh and auth:expired", () => {
 		// The client's usual path: POST /auth/refresh, then hand the new access token to the socket.
 		const viaRest = await api.post("/api/v1/auth/refresh", { refreshToken: eve.refreshToken });
 		const first = await emitAck(refreshed, "auth:refresh", { token: viaRest.body.accessToken });
-		expect(first).toEqual({ ok: true, expiresAt: new Date((jwt.decode(viaRest.body.accessToken) as { exp: number }).exp * 1000).toISOString() });
+		expect(first).toEqual({
+			ok: true,
+			expiresAt: new Date((jwt.decode(viaRest.body.accessToken) as { exp: number }).exp * 1000).toISOString()
+		});
 		// Tokens count whole seconds, so one issued this second expires with the first; a longer one shows the socket follows it.
 		const later = await emitAck(refreshed, "auth:refresh", { token: tokenFor(eve, 60) });
 		expect(Date.parse(later.expiresAt) - Date.now()).toBeGreaterThan(55_000);
 
-		expect(await told).toEqual({ code: "TOKEN_EXPIRED", message: "The access token has expired: refresh it, then connect again with the new one" });
+		expect(await told).toEqual({
+			code: "TOKEN_EXPIRED",
+			message: "The access token has expired: refresh it, then connect again with the new one"
+		});
 		expect(await gone).toBe("io server disconnect");
 		const lifetime = Date.now() - issuedAt;
 		console.log(`unrefreshed socket ended ${lifetime} ms after its token was issued (ACCESS_TOKEN_TTL=10)`);
@@ -122,7 +177,12 @@ describe("socket tokens: auth:refresh and auth:expired", () => {
 		expect(lifetime).toBeLessThan(12_000);
 
 		const arrival = nextEvent(peer, "message:new");
-		const sent = await emitAck(refreshed, "message:send", { conversationId, clientMsgId: "after-expiry", type: "text", content: "still here" });
+		const sent = await emitAck(refreshed, "message:send", {
+			conversationId,
+			clientMsgId: "after-expiry",
+			type: "text",
+			content: "still here"
+		});
 		expect(sent.ok).toBe(true);
 		expect((await arrival).message.id).toBe(sent.message.id);
 		expect(refreshed.connected).toBe(true);
@@ -151,9 +211,14 @@ describe("open sockets per user and per address", () => {
 
 	test("past SOCKETS_PER_USER the handshake is refused with RATE_LIMITED; a closed socket frees its place", async () => {
 		const gus = await register(api, "gus");
-		const opened = await Promise.all(Array.from({ length: 8 }, () => attempt(gochat.baseUrl, gus.accessToken).then(keep)));
+		const opened = await Promise.all(
+			Array.from({ length: 8 }, () => attempt(gochat.baseUrl, gus.accessToken).then(keep))
+		);
 		expect(opened.filter(o => o.socket)).toHaveLength(3);
-		expect(opened.filter(o => o.refused)[0].refused).toEqual({ code: "RATE_LIMITED", message: "Too many open sockets for this user (at most 3)" });
+		expect(opened.filter(o => o.refused)[0].refused).toEqual({
+			code: "RATE_LIMITED",
+			message: "Too many open sockets for this user (at most 3)"
+		});
 		await untilSockets(gochat, 3);
 
 		sockets.shift()!.close();
@@ -164,34 +229,49 @@ describe("open sockets per user and per address", () => {
 
 	test("handshakes abandoned while the token is checked give their place back", async () => {
 		const ivy = await register(api, "ivy");
-		const abandoned = Array.from({ length: 20 }, () => new Promise<void>(resolve => {
-			const socket = io(gochat.baseUrl, { auth: { token: ivy.accessToken }, transports: ["websocket"], reconnection: false, forceNew: true });
-			// Registered after the socket's own handler, so the CONNECT packet is sent first and the transport closes right after it.
-			socket.io.on("open", () => {
-				socket.io.engine.close();
-				resolve();
-			});
-		}));
+		const abandoned = Array.from(
+			{ length: 20 },
+			() =>
+				new Promise<void>(resolve => {
+					const socket = io(gochat.baseUrl, {
+						auth: { token: ivy.accessToken },
+						transports: ["websocket"],
+						reconnection: false,
+						forceNew: true
+					});
+					// Registered after the socket's own handler, so the CONNECT packet is sent first and the transport closes right after it.
+					socket.io.on("open", () => {
+						socket.io.engine.close();
+						resolve();
+					});
+				})
+		);
 		await Promise.all(abandoned);
 		await untilSockets(gochat, 0);
-		const opened = await Promise.all(Array.from({ length: 3 }, () => attempt(gochat.baseUrl, ivy.accessToken).then(keep)));
+		const opened = await Promise.all(
+			Array.from({ length: 3 }, () => attempt(gochat.baseUrl, ivy.accessToken).then(keep))
+		);
 		expect(opened.every(o => o.socket)).toBe(true);
 	});
 
 	test("past SOCKETS_PER_ADDRESS further users from that address are refused; other addresses are not affected", async () => {
 		const users = await Promise.all(["ha", "hb", "hc"].map(name => register(api, name)));
 		for (const user of users.slice(0, 2)) {
-			for (let i = 0; i < 2; i++) expect(keep(await attempt(gochat.baseUrl, user.accessToken)).socket).toBeDefined();
+			for (let i = 0; i < 2; i++)
+				expect(keep(await attempt(gochat.baseUrl, user.accessToken)).socket).toBeDefined();
 		}
 		expect(keep(await attempt(gochat.baseUrl, users[2].accessToken)).socket).toBeDefined();
 		expect((await attempt(gochat.baseUrl, users[2].accessToken)).refused).toEqual({
-			code: "RATE_LIMITED", message: "Too many open sockets from this address (at most 5)"
+			code: "RATE_LIMITED",
+			message: "Too many open sockets from this address (at most 5)"
 		});
 		expect(keep(await attempt(gochat.baseUrl, users[2].accessToken, "127.0.0.2")).socket).toBeDefined();
 
 		closeAll(sockets.splice(0));
 		await untilSockets(gochat, 0);
-		const again = await Promise.all(Array.from({ length: 5 }, (_, i) => attempt(gochat.baseUrl, users[i % 3].accessToken).then(keep)));
+		const again = await Promise.all(
+			Array.from({ length: 5 }, (_, i) => attempt(gochat.baseUrl, users[i % 3].accessToken).then(keep))
+		);
 		expect(again.every(o => o.socket)).toBe(true);
 	});
 });

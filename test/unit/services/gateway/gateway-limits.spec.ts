@@ -1,6 +1,11 @@
 import { toHttpError } from "../../../../lib/errors";
 import { parseRate } from "../../../../lib/rate-limit";
-import { CUT_OFF_SECONDS, GatewayLimits, REFUSALS_BEFORE_CUT, SocketSlots } from "../../../../services/gateway/gateway-limits";
+import {
+	CUT_OFF_SECONDS,
+	GatewayLimits,
+	REFUSALS_BEFORE_CUT,
+	SocketSlots
+} from "../../../../services/gateway/gateway-limits";
 
 const refusal = (run: () => void) => {
 	try {
@@ -16,7 +21,10 @@ describe("SocketSlots", () => {
 		const slots = new SocketSlots(2, 3);
 		const first = slots.take("u1", "10.0.0.1");
 		slots.take("u1", "10.0.0.1");
-		expect(refusal(() => slots.take("u1", "10.0.0.2")).body.error).toEqual({ code: "RATE_LIMITED", message: "Too many open sockets for this user (at most 2)" });
+		expect(refusal(() => slots.take("u1", "10.0.0.2")).body.error).toEqual({
+			code: "RATE_LIMITED",
+			message: "Too many open sockets for this user (at most 2)"
+		});
 		slots.take("u2", "10.0.0.1");
 		expect(refusal(() => slots.checkAddress("10.0.0.1")).status).toBe(429);
 		first();
@@ -35,10 +43,15 @@ describe("SocketSlots", () => {
 });
 
 describe("GatewayLimits", () => {
-	const limits = (socket: string, user: string) => new GatewayLimits({
-		sendRateSocket: parseRate(socket), sendRateUser: parseRate(user), socketEventRate: parseRate("2/1m"),
-		socketsPerUser: 20, socketsPerAddress: 500, jsonMaxDepth: 10
-	});
+	const limits = (socket: string, user: string) =>
+		new GatewayLimits({
+			sendRateSocket: parseRate(socket),
+			sendRateUser: parseRate(user),
+			socketEventRate: parseRate("2/1m"),
+			socketsPerUser: 20,
+			socketsPerAddress: 500,
+			jsonMaxDepth: 10
+		});
 
 	test("a socket past its own send rate does not spend its user's", () => {
 		const gate = limits("2/1m", "3/1m");
@@ -68,7 +81,10 @@ describe("GatewayLimits", () => {
 
 		gate.cutOff("u", 1_000);
 		const refused = refusal(() => gate.checkNotCutOff("u", 2_000));
-		expect(refused.body.error).toMatchObject({ code: "RATE_LIMITED", details: { retryAfter: CUT_OFF_SECONDS - 1 } });
+		expect(refused.body.error).toMatchObject({
+			code: "RATE_LIMITED",
+			details: { retryAfter: CUT_OFF_SECONDS - 1 }
+		});
 		gate.checkNotCutOff("other", 2_000);
 		gate.checkNotCutOff("u", 1_000 + CUT_OFF_SECONDS * 1000);
 	});

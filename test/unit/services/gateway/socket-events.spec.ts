@@ -24,7 +24,10 @@ describe("socket event arguments", () => {
 		} catch (err) {
 			refused = err;
 		}
-		expect(toHttpError(refused)).toEqual({ status: 400, body: { error: { code: "INVALID_INPUT", message: "The event payload is nested deeper than 2 levels" } } });
+		expect(toHttpError(refused)).toEqual({
+			status: 400,
+			body: { error: { code: "INVALID_INPUT", message: "The event payload is nested deeper than 2 levels" } }
+		});
 	});
 });
 

@@ -1,11 +1,61 @@
-import { BrokerOptions, ServiceBroker } from "moleculer";
+import {
+	BrokerCircuitBreakerOptions,
+	BrokerOptions,
+	BulkheadOptions,
+	RetryPolicyOptions,
+	ServiceBroker
+} from "moleculer";
 import { RedisCacher } from "./lib/cache/redis-cacher";
 import { createChannelsMiddleware } from "./lib/channels";
 import { Config, ConfigMiddleware } from "./lib/config";
+import { isServerFailure, isTransientFailure } from "./lib/errors";
+import { replCommands } from "./lib/repl";
+import { CIRCUIT_HALF_OPEN_MS, REQUEST_TIMEOUT_MS } from "./lib/resilience";
 import { serviceFiles } from "./lib/service-files";
 import { SafeValidator } from "./lib/validator";
 import { ChannelRetryMiddleware } from "./middlewares/channel-retry.middleware";
 import { FairBulkheadMiddleware } from "./middlewares/fair-bulkhead.middleware";
+
+/**
+ * Per endpoint (one action on one node), counted on the calling node: once half of at least 20
+ * calls in a window failed on the server side, the endpoint leaves rotation (callers get
+ * ServiceNotAvailableError, a 503 with retryAfter, at once instead of waiting for timeouts) until a
+ * trial call after CIRCUIT_HALF_OPEN_MS succeeds. The window's timer runs only because this
+ * broker-level block is enabled; an action cannot set its own windowTime.
+ */
+const CIRCUIT_BREAKER: BrokerCircuitBreakerOptions = {
+	enabled: true,
+	threshold: 0.5,
+	minRequestCount: 20,
+	windowTime: 30,
+	halfOpenTime: CIRCUIT_HALF_OPEN_MS,
+	check: isServerFailure
+};
+
+/**
+ * Idempotent reads get two more tries, 100 then 200 ms later, on a transient failure only; it runs
+ * on the calling node. Every write declares NO_RETRY (lib/resilience.ts) in its schema.
+ */
+const RETRY_POLICY: RetryPolicyOptions = {
+	enabled: true,
+	retries: 2,
+	delay: 100,
+	maxDelay: 1000,
+	factor: 2,
+	check: isTransientFailure
+};
+
+/**
+ * Calls of one action running at once on one node, and calls waiting for a slot; past the queue
+ * the caller gets QueueIsFullError (503 OVERLOADED) at once. 128 matches the send path's default
+ * admission (SEND_CONCURRENCY), so no hop behind messages.send is narrower than its front door.
+ * It also bounds each event handler, where a full queue drops the event.
+ */
+const BULKHEAD: BulkheadOptions = {
+	enabled: true,
+	concurrency: 128,
+	maxQueueSize: 1024
+};
 
 /**
  * Broker options, every one named. The embedded default runs all services in one process with
@@ -16,13 +66,18 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 	return {
 		namespace: config.namespace,
 		nodeID: config.nodeId,
-		logger: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY } },
+		logger: {
+			type: "Console",
+			options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY }
+		},
 		logLevel: config.logLevel,
 		transporter: config.transporter,
-		cacher: config.redisUrl ? new RedisCacher({ redis: config.redisUrl as unknown as object, prefix: `${config.redisPrefix}cache` }) : "Memory",
+		cacher: config.redisUrl
+			? new RedisCacher({ redis: config.redisUrl as unknown as object, prefix: `${config.redisPrefix}cache` })
+			: "Memory",
 		serializer: "JSON",
-		requestTimeout: 10 * 1000,
-		retryPolicy: { enabled: false },
+		requestTimeout: REQUEST_TIMEOUT_MS,
+		retryPolicy: RETRY_POLICY,
 		maxCallLevel: 20,
 		heartbeatInterval: 5,
 		heartbeatTimeout: 15,
@@ -30,14 +85,19 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 		tracking: { enabled: true, shutdownTimeout: 10 * 1000 },
 		disableBalancer: false,
 		registry: { strategy: "RoundRobin", preferLocal: true },
-		circuitBreaker: { enabled: false },
-		bulkhead: { enabled: false },
+		circuitBreaker: CIRCUIT_BREAKER,
+		bulkhead: BULKHEAD,
 		validator: new SafeValidator(),
 		metrics: { enabled: false },
 		tracing: { enabled: false },
 		// Moleculer's Middleware type has no room for the `name` these middlewares carry.
-		middlewares: [ConfigMiddleware(config), ChannelRetryMiddleware(), createChannelsMiddleware(config), FairBulkheadMiddleware()] as unknown as BrokerOptions["middlewares"],
-		replCommands: null
+		middlewares: [
+			ConfigMiddleware(config),
+			ChannelRetryMiddleware(),
+			createChannelsMiddleware(config),
+			FairBulkheadMiddleware()
+		] as unknown as BrokerOptions["middlewares"],
+		replCommands
 	};
 }
 

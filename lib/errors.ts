@@ -1,4 +1,5 @@
 import { Errors } from "moleculer";
+import { CIRCUIT_HALF_OPEN_MS } from "./resilience";
 
 /**
  * The error vocabulary: every layer throws these codes, the gateway maps them to HTTP once.
@@ -62,24 +63,55 @@ interface ErrorLike {
 /** Seconds a refused sender is asked to wait before trying again. */
 export const OVERLOAD_RETRY_AFTER_SECONDS = 1;
 
-/** Moleculer's refusals when a node or the path to it is saturated or gone. */
-const BROKER_UNAVAILABLE = new Set([
-	"ServiceNotFoundError", "ServiceNotAvailableError", "RequestTimeoutError", "RequestSkippedError",
-	"RequestRejectedError", "BrokerDisconnectedError", "CircuitBreakerOpenError"
+/** Seconds a client waits when no node can serve the call: an open circuit breaker lets a trial call through by then. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = Math.ceil(CIRCUIT_HALF_OPEN_MS / 1000);
+
+/** Seconds a client waits after a call that timed out or lost its node on the way: often a blip. */
+export const TRANSIENT_RETRY_AFTER_SECONDS = 1;
+
+/** No endpoint can take the call: none registered, or every one has its circuit breaker open. */
+const NO_ENDPOINT = new Set(["ServiceNotFoundError", "ServiceNotAvailableError", "CircuitBreakerOpenError"]);
+
+/** The call reached for a node and did not come back in time, or the path to it broke. */
+const CALL_LOST = new Set([
+	"RequestTimeoutError",
+	"RequestSkippedError",
+	"RequestRejectedError",
+	"BrokerDisconnectedError"
 ]);
 
 /** Database drivers' and ioredis' errors for a server that is down, restarting, locked or too slow. */
 const INFRASTRUCTURE_ERRORS = new Set([
-	"SequelizeConnectionError", "SequelizeConnectionRefusedError", "SequelizeHostNotFoundError",
-	"SequelizeHostNotReachableError", "SequelizeConnectionTimedOutError", "SequelizeConnectionAcquireTimeoutError",
-	"SequelizeAccessDeniedError", "SequelizeTimeoutError", "MaxRetriesPerRequestError", "AbortError"
+	"SequelizeConnectionError",
+	"SequelizeConnectionRefusedError",
+	"SequelizeHostNotFoundError",
+	"SequelizeHostNotReachableError",
+	"SequelizeConnectionTimedOutError",
+	"SequelizeConnectionAcquireTimeoutError",
+	"SequelizeAccessDeniedError",
+	"SequelizeTimeoutError",
+	"MaxRetriesPerRequestError",
+	"AbortError"
 ]);
 const INFRASTRUCTURE_CODES = new Set([
-	"ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "PROTOCOL_CONNECTION_LOST",
-	"ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT", "ER_CON_COUNT_ERROR", "ER_SERVER_SHUTDOWN", "SQLITE_BUSY", "SQLITE_LOCKED"
+	"ECONNREFUSED",
+	"ECONNRESET",
+	"ETIMEDOUT",
+	"EPIPE",
+	"ENOTFOUND",
+	"EAI_AGAIN",
+	"EHOSTUNREACH",
+	"PROTOCOL_CONNECTION_LOST",
+	"ER_LOCK_DEADLOCK",
+	"ER_LOCK_WAIT_TIMEOUT",
+	"ER_CON_COUNT_ERROR",
+	"ER_SERVER_SHUTDOWN",
+	"SQLITE_BUSY",
+	"SQLITE_LOCKED"
 ]);
 /** ioredis says these in plain Errors or Redis replies: no connection, or a server still loading its data. */
-const INFRASTRUCTURE_MESSAGES = /^(Connection is closed|Stream isn't writeable|LOADING|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN)/;
+const INFRASTRUCTURE_MESSAGES =
+	/^(Connection is closed|Stream isn't writeable|LOADING|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN)/;
 
 function isInfrastructureFailure(e: ErrorLike): boolean {
 	if (typeof e.name === "string" && INFRASTRUCTURE_ERRORS.has(e.name)) return true;
@@ -121,7 +153,11 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
 	if (isKnownCode(e.type)) return reply(e.type, e.message ?? e.type, e.data);
 	switch (e.type) {
 		case "VALIDATION_ERROR":
-			return reply("INVALID_INPUT", validationItems(e.data)[0]?.message ?? "Invalid parameters", validationDetails(e.data));
+			return reply(
+				"INVALID_INPUT",
+				validationItems(e.data)[0]?.message ?? "Invalid parameters",
+				validationDetails(e.data)
+			);
 		case "UNABLE_DECODE_PARAM":
 			return reply("INVALID_INPUT", "A path parameter is not valid URL encoding");
 		case "entity.parse.failed":
@@ -137,10 +173,44 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
 			return reply("PAYLOAD_TOO_LARGE", "The request body is too large");
 	}
 	if (e.name === "QueueIsFullError") {
-		return reply("OVERLOADED", "GoChat is at capacity; retry shortly", { retryAfter: OVERLOAD_RETRY_AFTER_SECONDS });
+		return reply("OVERLOADED", "GoChat is at capacity; retry shortly", {
+			retryAfter: OVERLOAD_RETRY_AFTER_SECONDS
+		});
 	}
-	if ((typeof e.name === "string" && BROKER_UNAVAILABLE.has(e.name)) || isInfrastructureFailure(e)) {
-		return reply("SERVICE_UNAVAILABLE", "The service is temporarily unavailable, retry later");
+	if (typeof e.name === "string" && NO_ENDPOINT.has(e.name)) {
+		return reply("SERVICE_UNAVAILABLE", "The service is temporarily unavailable, retry later", {
+			retryAfter: UNAVAILABLE_RETRY_AFTER_SECONDS
+		});
+	}
+	if ((typeof e.name === "string" && CALL_LOST.has(e.name)) || isInfrastructureFailure(e)) {
+		return reply("SERVICE_UNAVAILABLE", "The service is temporarily unavailable, retry later", {
+			retryAfter: TRANSIENT_RETRY_AFTER_SECONDS
+		});
 	}
 	return reply("INTERNAL", "Internal server error");
+}
+
+/**
+ * The circuit breaker's check: a failure of the service that answered. Our own codes are decided
+ * answers (a client's mistake, an OVERLOADED or RATE_LIMITED refusal, a dependency reported down),
+ * 4xx are the caller's, and a full bulkhead or a missing endpoint is not the endpoint failing.
+ */
+export function isServerFailure(err: unknown): boolean {
+	const e = (err ?? {}) as ErrorLike;
+	if (isKnownCode(e.type)) return e.type === "INTERNAL";
+	return !(typeof e.code === "number" && e.code < 500);
+}
+
+/** Retrying these only adds load or delay: the node is saturated, has no endpoint, or may still be working on the call. */
+const NOT_WORTH_RETRYING = new Set(["QueueIsFullError", "ServiceNotAvailableError", "RequestTimeoutError"]);
+
+/**
+ * The retry policy's check: a transient failure a second attempt of an idempotent read may not
+ * meet (a node lost mid-call, a dropped connection, a deadlock, a server still loading).
+ */
+export function isTransientFailure(err: unknown): boolean {
+	const e = (err ?? {}) as ErrorLike & { retryable?: unknown };
+	if (typeof e.name === "string" && NOT_WORTH_RETRYING.has(e.name)) return false;
+	if (isKnownCode(e.type)) return false;
+	return e.retryable === true || isInfrastructureFailure(e);
 }

@@ -4,6 +4,8 @@ import net from "net";
 import os from "os";
 import path from "path";
 import Redis from "ioredis";
+import { freePort } from "./processes";
+import { server } from "./servers";
 
 /**
  * A private redis-server for fault tests: its own free port and data directory, with RDB
@@ -22,19 +24,9 @@ export interface PrivateRedis {
 	stop(): Promise<void>;
 }
 
-/** Suites skip without the binary, except in CI (.ci/run installs it), where that is a failure. */
+/** Whether a redis-server binary is there; suites declare themselves with serverSuite("private-redis", …). */
 export function redisServerAvailable(): boolean {
-	return Boolean(process.env.CI) || ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].some(file => fs.existsSync(file));
-}
-
-async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = net.createServer().listen(0, "127.0.0.1", () => {
-			const { port } = server.address() as net.AddressInfo;
-			server.close(() => resolve(port));
-		});
-		server.on("error", reject);
-	});
+	return server("private-redis") !== null;
 }
 
 async function waitForPing(port: number, child: ChildProcess): Promise<void> {
@@ -63,18 +55,38 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gochat-redis-"));
 	let child: ChildProcess | null = null;
 	const launch = async () => {
-		const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--dbfilename", "dump.rdb",
-			"--save", "", "--appendonly", "no", "--logfile", path.join(dir, "redis.log")];
+		const args = [
+			"--port",
+			String(port),
+			"--bind",
+			"127.0.0.1",
+			"--dir",
+			dir,
+			"--dbfilename",
+			"dump.rdb",
+			"--save",
+			"",
+			"--appendonly",
+			"no",
+			"--logfile",
+			path.join(dir, "redis.log")
+		];
 		const started = spawn("redis-server", args, { stdio: "ignore" });
 		child = started;
 		await waitForPing(port, started);
 	};
 	await launch();
-	const admin = new Redis(port, "127.0.0.1", { maxRetriesPerRequest: 1, lazyConnect: false });
-	const exited = (process: ChildProcess) => new Promise<void>(resolve => {
-		if (process.exitCode !== null || process.signalCode !== null) resolve();
-		else process.once("exit", () => resolve());
+	// Reconnects while a test restarts the server, but gives up after a minute so Jest can exit.
+	const admin = new Redis(port, "127.0.0.1", {
+		maxRetriesPerRequest: 1,
+		lazyConnect: false,
+		retryStrategy: times => (times > 120 ? null : 500)
 	});
+	const exited = (process: ChildProcess) =>
+		new Promise<void>(resolve => {
+			if (process.exitCode !== null || process.signalCode !== null) resolve();
+			else process.once("exit", () => resolve());
+		});
 	return {
 		url: `redis://127.0.0.1:${port}`,
 		port,

@@ -3,16 +3,12 @@ import type { Socket } from "socket.io-client";
 import { nextDeadLetter } from "../helpers/fanout";
 import { startGoChat, RunningGoChat } from "../helpers/gochat";
 import { Account, Api, register } from "../helpers/http";
-import { PrivateRedis, redisServerAvailable, startPrivateRedis } from "../helpers/redis-server";
+import { PrivateRedis, startPrivateRedis } from "../helpers/redis-server";
+import { serverSuite } from "../helpers/servers";
 import { closeAll, connect, nextEvent } from "../helpers/sockets";
-import { FANOUT_BATCH_CHANNEL, FANOUT_DEAD_LETTER_CHANNEL, FANOUT_MESSAGE_CHANNEL } from "../../services/logic/delivery.service";
+import { FANOUT_BATCH_CHANNEL, FANOUT_DEAD_LETTER_CHANNEL, FANOUT_MESSAGE_CHANNEL } from "../../lib/contracts/channels";
 
 type NewMessage = { message: { id: string; content: string } };
-
-const withRedisServer = redisServerAvailable() ? describe : describe.skip;
-if (!redisServerAvailable()) {
-	console.warn("queue-recovery.spec skipped: no redis-server binary (apt-get install redis-server) for a private, killable Redis");
-}
 
 /** Records what the queue adapter logs at warn and error level, as text. */
 function captureQueueLog(gochat: RunningGoChat) {
@@ -48,7 +44,7 @@ function captureQueueLog(gochat: RunningGoChat) {
 	};
 }
 
-withRedisServer("the Redis Streams fan-out queue when Redis loses its data", () => {
+serverSuite("private-redis", "the Redis Streams fan-out queue when Redis loses its data", () => {
 	let redis: PrivateRedis;
 	let gochat: RunningGoChat;
 	let log: ReturnType<typeof captureQueueLog>;
@@ -58,7 +54,11 @@ withRedisServer("the Redis Streams fan-out queue when Redis loses its data", () 
 	let sent = 0;
 
 	function sendWorld(content: string) {
-		return sender.api.post("/api/v1/conversations/world/messages", { clientMsgId: `r-${++sent}`, type: "text", content });
+		return sender.api.post("/api/v1/conversations/world/messages", {
+			clientMsgId: `r-${++sent}`,
+			type: "text",
+			content
+		});
 	}
 
 	/** Sends a world message and resolves when it reaches the reader's socket. */
@@ -75,16 +75,27 @@ withRedisServer("the Redis Streams fan-out queue when Redis loses its data", () 
 	async function deliveredAgain(label: string): Promise<void> {
 		const firstArrival = nextEvent<NewMessage>(reader, "message:new", e => e.message.content === `${label} 0`);
 		let arrived = false;
-		const anyArrival = nextEvent<NewMessage>(reader, "message:new", e => e.message.content.startsWith(`${label} `)).then(() => { arrived = true; });
+		const anyArrival = nextEvent<NewMessage>(reader, "message:new", e =>
+			e.message.content.startsWith(`${label} `)
+		).then(() => {
+			arrived = true;
+		});
 		const deadline = Date.now() + 10_000;
 		let timer: NodeJS.Timeout | undefined;
 		for (let i = 0; !arrived; i++) {
 			if (Date.now() > deadline) throw new Error(`no world message reached the socket within 10 s ${label}`);
 			expect((await sendWorld(`${label} ${i}`)).status).toBe(200);
-			await Promise.race([anyArrival, new Promise(resolve => { timer = setTimeout(resolve, 200); })]);
+			await Promise.race([
+				anyArrival,
+				new Promise(resolve => {
+					timer = setTimeout(resolve, 200);
+				})
+			]);
 			clearTimeout(timer);
 		}
-		const lost = new Promise<string>(resolve => { timer = setTimeout(() => resolve("lost"), 5000); });
+		const lost = new Promise<string>(resolve => {
+			timer = setTimeout(() => resolve("lost"), 5000);
+		});
 		const first = await Promise.race([firstArrival.then(() => "arrived"), lost]);
 		clearTimeout(timer);
 		expect(first).toBe("arrived");
@@ -143,7 +154,10 @@ withRedisServer("the Redis Streams fan-out queue when Redis loses its data", () 
 
 		const dead = nextDeadLetter(gochat.broker);
 		// userIds that are no list fail validation in delivery on every attempt.
-		await gochat.broker.sendToChannel(FANOUT_BATCH_CHANNEL, { message: { id: "1", conversationId: "world" }, userIds: "nobody" });
+		await gochat.broker.sendToChannel(FANOUT_BATCH_CHANNEL, {
+			message: { id: "1", conversationId: "world" },
+			userIds: "nobody"
+		});
 		expect((await dead).channel).toContain(FANOUT_BATCH_CHANNEL);
 
 		expectRecoveredOnce(FANOUT_MESSAGE_CHANNEL, FANOUT_BATCH_CHANNEL, FANOUT_DEAD_LETTER_CHANNEL);

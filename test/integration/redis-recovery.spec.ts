@@ -1,21 +1,20 @@
 import type { Socket } from "socket.io-client";
 import { startGoChat, RunningGoChat } from "../helpers/gochat";
 import { Account, Api, register } from "../helpers/http";
-import { PrivateRedis, redisServerAvailable, startPrivateRedis } from "../helpers/redis-server";
+import { PrivateRedis, startPrivateRedis } from "../helpers/redis-server";
+import { serverSuite } from "../helpers/servers";
 import { closeAll, connect, emitAck, nextEvent } from "../helpers/sockets";
 
 type Message = { id: string; conversationId: string; seq: number; content: string };
 type NewMessage = { message: Message };
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
-const suite = redisServerAvailable() ? describe : describe.skip;
-if (!redisServerAvailable()) console.warn("redis-recovery.spec.ts skipped: no redis-server binary on this machine");
 
 /**
- * SQL is the truth (DECISIONS §4): GoChat's Redis (state, cache, queue) is lost or rewound while
+ * SQL is the truth (docs/architecture.md#sql-is-the-truth): GoChat's Redis (state, cache, queue) is lost or rewound while
  * clients stay connected, and nothing acked disappears, nothing fails, and pushes resume.
  */
-suite("Redis restored from an old snapshot, or flushed", () => {
+serverSuite("private-redis", "Redis restored from an old snapshot, or flushed", () => {
 	let redis: PrivateRedis;
 	let gochat: RunningGoChat;
 	let api: Api;
@@ -24,7 +23,12 @@ suite("Redis restored from an old snapshot, or flushed", () => {
 
 	beforeAll(async () => {
 		redis = await startPrivateRedis();
-		gochat = await startGoChat({ REDIS_URL: redis.url, REDIS_PREFIX: "recovery:", QUEUE_URL: redis.url, PRESENCE_TTL: "30" });
+		gochat = await startGoChat({
+			REDIS_URL: redis.url,
+			REDIS_PREFIX: "recovery:",
+			QUEUE_URL: redis.url,
+			PRESENCE_TTL: "30"
+		});
 		api = new Api(gochat.baseUrl);
 	});
 	afterAll(async () => {
@@ -34,14 +38,21 @@ suite("Redis restored from an old snapshot, or flushed", () => {
 	});
 
 	const send = (socket: Socket, conversationId: string, content: string) =>
-		emitAck<{ ok: boolean; message: Message; error: { code: string } }>(socket, "message:send", { conversationId, clientMsgId: `rr-${++counter}`, type: "text", content });
+		emitAck<{ ok: boolean; message: Message; error: { code: string } }>(socket, "message:send", {
+			conversationId,
+			clientMsgId: `rr-${++counter}`,
+			type: "text",
+			content
+		});
 
 	/** Sends every 200 ms until the receiver gets one of them (bounded): pushes resume within seconds. */
 	async function pushesReachAgain(from: Socket, to: Socket, conversationId: string, label: string): Promise<number> {
 		const started = Date.now();
 		const arrived = nextEvent<NewMessage>(to, "message:new", e => e.message.content.startsWith(label));
 		let received = false;
-		void arrived.then(() => { received = true; });
+		void arrived.then(() => {
+			received = true;
+		});
 		for (let i = 0; !received && Date.now() - started < 10_000; i++) {
 			const ack = await send(from, conversationId, `${label} ${i}`);
 			expect(ack.ok).toBe(true);
@@ -58,13 +69,16 @@ suite("Redis restored from an old snapshot, or flushed", () => {
 		const newest = await reader.api.get(`/api/v1/conversations/${conversationId}/messages?limit=3`);
 		expect(newest.body.messages.map((m: Message) => m.seq)).toEqual([count - 2, count - 1, count]);
 		const caughtUp = await emitAck(sockets[sockets.length - 1], "sync", { since: { [conversationId]: 0 } });
-		const entry = caughtUp.conversations.find((c: { conversationId: string }) => c.conversationId === conversationId);
+		const entry = caughtUp.conversations.find(
+			(c: { conversationId: string }) => c.conversationId === conversationId
+		);
 		expect(entry.messages.map((m: Message) => m.seq)).toEqual(range(count));
 	}
 
 	async function scenario(snapshot: () => Promise<unknown>, loseData: () => Promise<unknown>) {
 		const [alice, bob] = [await register(api, "alice"), await register(api, "bob")];
-		const id = (await alice.api.post("/api/v1/conversations/direct", { userId: bob.user.id })).body.conversation.id as string;
+		const id = (await alice.api.post("/api/v1/conversations/direct", { userId: bob.user.id })).body.conversation
+			.id as string;
 		const a = await connect(gochat.baseUrl, alice.accessToken);
 		const b = await connect(gochat.baseUrl, bob.accessToken);
 		sockets.push(a, b);
@@ -79,7 +93,8 @@ suite("Redis restored from an old snapshot, or flushed", () => {
 		const sent = await send(a, id, "right after");
 		expect(sent).toMatchObject({ ok: true, message: { seq: 6 } });
 		await pushesReachAgain(a, b, id, "push");
-		const total = (await alice.api.get(`/api/v1/conversations/${id}/messages?limit=1`)).body.messages[0].seq as number;
+		const total = (await alice.api.get(`/api/v1/conversations/${id}/messages?limit=1`)).body.messages[0]
+			.seq as number;
 		await everythingIsThere(bob, id, total);
 
 		// The world room goes through the durable queue: it is fanned out again too.
@@ -90,19 +105,26 @@ suite("Redis restored from an old snapshot, or flushed", () => {
 
 	test("restart from an older dump: every acked message is still returned, the next send succeeds, pushes and world fan-out resume", async () => {
 		// Messages 4 and 5 are acked after the snapshot: the restored Redis knows nothing of them.
-		await scenario(() => redis.admin.save(), async () => {
-			await redis.kill();
-			await redis.start();
-		});
+		await scenario(
+			() => redis.admin.save(),
+			async () => {
+				await redis.kill();
+				await redis.start();
+			}
+		);
 	});
 
 	test("FLUSHALL: the same", async () => {
-		await scenario(async () => undefined, () => redis.admin.flushall());
+		await scenario(
+			async () => undefined,
+			() => redis.admin.flushall()
+		);
 	});
 
 	test("while Redis is down, sends are stored and acked or refused with a clear 503, never INTERNAL, and history answers from SQL", async () => {
 		const [erin, fred] = [await register(api, "erin"), await register(api, "fred")];
-		const id = (await erin.api.post("/api/v1/conversations/direct", { userId: fred.user.id })).body.conversation.id as string;
+		const id = (await erin.api.post("/api/v1/conversations/direct", { userId: fred.user.id })).body.conversation
+			.id as string;
 		const e = await connect(gochat.baseUrl, erin.accessToken);
 		sockets.push(e);
 		expect((await send(e, id, "before the outage")).ok).toBe(true);
@@ -110,7 +132,8 @@ suite("Redis restored from an old snapshot, or flushed", () => {
 		try {
 			const acks = [];
 			for (let i = 0; i < 5; i++) acks.push(await send(e, id, `during ${i}`));
-			for (const ack of acks) expect(ack.ok || ["SERVICE_UNAVAILABLE", "OVERLOADED"].includes(ack.error.code)).toBe(true);
+			for (const ack of acks)
+				expect(ack.ok || ["SERVICE_UNAVAILABLE", "OVERLOADED"].includes(ack.error.code)).toBe(true);
 			const history = await fred.api.get(`/api/v1/conversations/${id}/messages?limit=50`);
 			expect(history.status === 200 || history.body.error.code === "SERVICE_UNAVAILABLE").toBe(true);
 			if (history.status === 200) {

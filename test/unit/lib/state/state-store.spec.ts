@@ -2,17 +2,19 @@ import crypto from "crypto";
 import { MemoryStateStore } from "../../../../lib/state/memory-state-store";
 import { RedisStateStore } from "../../../../lib/state/redis-state-store";
 import type { StateStore } from "../../../../lib/state/state-store";
+import { serverSuite } from "../../../helpers/servers";
 
 /**
  * One contract, two stores: the in-memory store must answer as Redis does. The Redis half runs
  * against TEST_REDIS_URL, or the machine's Redis on 127.0.0.1:6379, under a prefix of its own.
  */
-const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+describe("memory state store", () => stateStoreContract(() => new MemoryStateStore()));
 
-describe.each([
-	["memory", () => new MemoryStateStore()],
-	["redis", () => new RedisStateStore(redisUrl, `gochat-unit-${crypto.randomBytes(4).toString("hex")}:`)]
-] as Array<[string, () => StateStore]>)("%s state store", (_name, make) => {
+serverSuite("redis", "redis state store", redis =>
+	stateStoreContract(() => new RedisStateStore(redis.url, `gochat-unit-${crypto.randomBytes(4).toString("hex")}:`))
+);
+
+function stateStoreContract(make: () => StateStore): void {
 	let store: StateStore;
 
 	beforeAll(() => {
@@ -54,7 +56,12 @@ describe.each([
 	});
 
 	test("sorted sets: add, range by score, trim to newest, min, remove", async () => {
-		await store.zadd("z:a", [[3, "c"], [1, "a"], [2, "b"], [5, "e"]]);
+		await store.zadd("z:a", [
+			[3, "c"],
+			[1, "a"],
+			[2, "b"],
+			[5, "e"]
+		]);
 		expect(await store.zrangeByScore("z:a", 2, Infinity)).toEqual(["b", "c", "e"]);
 		expect(await store.zrangeByScore("z:a", -Infinity, 2)).toEqual(["a", "b"]);
 		expect(await store.zrangeByScoreMany(["z:a", "z:none"], 3, 3)).toEqual([["c"], []]);
@@ -71,7 +78,12 @@ describe.each([
 	});
 
 	test("sorted sets: equal scores are ranked by member, in ranges and trims alike", async () => {
-		await store.zadd("z:tie", [[1, "b"], [1, "c"], [1, "a"], [0, "z"]]);
+		await store.zadd("z:tie", [
+			[1, "b"],
+			[1, "c"],
+			[1, "a"],
+			[0, "z"]
+		]);
 		expect(await store.zrangeByScore("z:tie", -Infinity, Infinity)).toEqual(["z", "a", "b", "c"]);
 		await store.ztrimToNewest("z:tie", 3);
 		expect(await store.zrangeByScore("z:tie", -Infinity, Infinity)).toEqual(["a", "b", "c"]);
@@ -113,7 +125,9 @@ describe.each([
 	});
 
 	test("rateLimit is atomic: of 30 concurrent takes, exactly the burst passes", async () => {
-		const decisions = await Promise.all(Array.from({ length: 30 }, () => store.rateLimit("rl:race", { count: 5, periodMs: 60_000 })));
+		const decisions = await Promise.all(
+			Array.from({ length: 30 }, () => store.rateLimit("rl:race", { count: 5, periodMs: 60_000 }))
+		);
 		expect(decisions.filter(d => d.allowed)).toHaveLength(5);
 		await store.del("rl:race");
 	});
@@ -150,8 +164,12 @@ describe.each([
 	});
 
 	test("countAttempt is atomic: of 60 concurrent attempts, exactly the free ones are counted", async () => {
-		const decisions = await Promise.all(Array.from({ length: 60 }, () => store.countAttempt([counter("att:race", 5), counter("att:race-user", 100)])));
+		const decisions = await Promise.all(
+			Array.from({ length: 60 }, () =>
+				store.countAttempt([counter("att:race", 5), counter("att:race-user", 100)])
+			)
+		);
 		expect(decisions.filter(d => d.allowed)).toHaveLength(5);
 		await store.del("att:race", "att:race-user");
 	});
-});
+}

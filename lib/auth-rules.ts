@@ -54,7 +54,8 @@ export function verifyAccessToken(token: string, secret: string): AccessClaims {
 	try {
 		payload = jwt.verify(token, keyOf(secret), { algorithms: ["HS256"] });
 	} catch (err) {
-		if ((err as Error).name === "TokenExpiredError") throw new GoChatError("TOKEN_EXPIRED", "The access token has expired");
+		if ((err as Error).name === "TokenExpiredError")
+			throw new GoChatError("TOKEN_EXPIRED", "The access token has expired");
 		throw new GoChatError("TOKEN_INVALID", "The access token is invalid");
 	}
 	if (typeof payload === "string" || typeof payload.sub !== "string" || typeof payload.sid !== "string") {
@@ -75,7 +76,8 @@ export function newRefreshToken(sessionId: string): { token: string; hash: strin
 /** What a client may send as a refresh token: printable ASCII; anything else is a malformed request. */
 export const REFRESH_TOKEN_CHARS = /^[\x21-\x7e]{1,200}$/;
 /** The exact shape newRefreshToken makes: a v4 UUID, a dot, 32 bytes in base64url. */
-const REFRESH_TOKEN_SHAPE = /^([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
+const REFRESH_TOKEN_SHAPE =
+	/^([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
 
 /** Null unless the token has the shape this server makes, so a malformed one never reaches the database. */
 export function parseRefreshToken(token: string): { sessionId: string; hash: string } | null {

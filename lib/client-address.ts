@@ -11,7 +11,10 @@ export function clientAddress(req: Pick<IncomingMessage, "headers" | "socket">, 
 	let address = req.socket?.remoteAddress ?? "";
 	if (trustProxyHops > 0) {
 		const header = req.headers["x-forwarded-for"];
-		const hops = (Array.isArray(header) ? header.join(",") : header ?? "").split(",").map(s => s.trim()).filter(Boolean);
+		const hops = (Array.isArray(header) ? header.join(",") : (header ?? ""))
+			.split(",")
+			.map(s => s.trim())
+			.filter(Boolean);
 		const forwarded = hops[hops.length - trustProxyHops];
 		if (forwarded && net.isIP(forwarded)) address = forwarded;
 	}
@@ -30,5 +33,8 @@ function ipv6Prefix64(address: string): string {
 	const left = head ? head.split(":") : [];
 	const right = address.includes("::") && tail ? tail.split(":") : [];
 	const groups = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
-	return groups.slice(0, 4).map(g => (parseInt(g, 16) || 0).toString(16)).join(":");
+	return groups
+		.slice(0, 4)
+		.map(g => (parseInt(g, 16) || 0).toString(16))
+		.join(":");
 }

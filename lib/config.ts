@@ -90,7 +90,10 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-	constructor(readonly variable: string, message: string) {
+	constructor(
+		readonly variable: string,
+		message: string
+	) {
 		super(`${variable}: ${message}`);
 		this.name = "ConfigError";
 	}
@@ -144,7 +147,8 @@ function databaseUrl(env: Env): string {
 	if (!["mysql:", "mariadb:"].includes(parsed.protocol)) {
 		throw new ConfigError("DATABASE_URL", `must start with sqlite: or mysql://, got "${parsed.protocol}"`);
 	}
-	if (parsed.pathname.length <= 1) throw new ConfigError("DATABASE_URL", "must name a database (mysql://host/dbname)");
+	if (parsed.pathname.length <= 1)
+		throw new ConfigError("DATABASE_URL", "must name a database (mysql://host/dbname)");
 	return url;
 }
 
@@ -158,7 +162,10 @@ function serverUrl(env: Env, name: string, schemes: string[]): string | null {
 		throw new ConfigError(name, `is not a URL: "${raw}"`);
 	}
 	if (!schemes.includes(parsed.protocol.slice(0, -1))) {
-		throw new ConfigError(name, `must start with ${schemes.map(s => `${s}://`).join(" or ")}, got "${parsed.protocol}"`);
+		throw new ConfigError(
+			name,
+			`must start with ${schemes.map(s => `${s}://`).join(" or ")}, got "${parsed.protocol}"`
+		);
 	}
 	return raw;
 }
@@ -166,11 +173,17 @@ function serverUrl(env: Env, name: string, schemes: string[]): string | null {
 function services(env: Env): string[] {
 	const raw = env.SERVICES?.trim();
 	if (!raw || raw === "all") return [...ROLES];
-	const names = raw.split(",").map(s => s.trim()).filter(Boolean);
+	const names = raw
+		.split(",")
+		.map(s => s.trim())
+		.filter(Boolean);
 	for (const name of names) {
 		const role = name.split("/")[0];
 		if (!(ROLES as readonly string[]).includes(role)) {
-			throw new ConfigError("SERVICES", `unknown role or service "${name}" (use ${ROLES.join(", ")} or role/service)`);
+			throw new ConfigError(
+				"SERVICES",
+				`unknown role or service "${name}" (use ${ROLES.join(", ")} or role/service)`
+			);
 		}
 	}
 	return names;
@@ -183,10 +196,12 @@ function jwtSecret(env: Env, dbUrl: string): Pick<Config, "jwtSecret" | "jwtSecr
 		if (given.length < 32) throw new ConfigError("JWT_SECRET", "must be at least 32 characters");
 		return { jwtSecret: given, jwtSecretSource: "env" };
 	}
-	const file = dbUrl.startsWith("sqlite:") && !dbUrl.includes(":memory:")
-		? path.join(path.dirname(path.resolve(dbUrl.slice("sqlite:".length))), ".jwt-secret")
-		: undefined;
-	if (file && fs.existsSync(file)) return { jwtSecret: fs.readFileSync(file, "utf8").trim(), jwtSecretSource: "file" };
+	const file =
+		dbUrl.startsWith("sqlite:") && !dbUrl.includes(":memory:")
+			? path.join(path.dirname(path.resolve(dbUrl.slice("sqlite:".length))), ".jwt-secret")
+			: undefined;
+	if (file && fs.existsSync(file))
+		return { jwtSecret: fs.readFileSync(file, "utf8").trim(), jwtSecretSource: "file" };
 	const secret = crypto.randomBytes(48).toString("base64url");
 	if (file) {
 		fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -1,6 +1,6 @@
 import { compareIds } from "./snowflake";
 
-/** Conversation IDs name their kind (seed 004): single_<low>_<high>, group_<groupId>, world. */
+/** Conversation IDs name their kind (docs/architecture.md#identifiers): single_<low>_<high>, group_<groupId>, world. */
 export const WORLD_CONVERSATION_ID = "world";
 
 export function directConversationId(a: string, b: string): string {
@@ -16,9 +16,7 @@ const DIRECT = /^single_(\d{1,20})_(\d{1,20})$/;
 const GROUP = /^group_(\d{1,20})$/;
 
 export type ParsedConversationId =
-	| { type: "direct"; userIds: [string, string] }
-	| { type: "group"; groupId: string }
-	| { type: "world" };
+	{ type: "direct"; userIds: [string, string] } | { type: "group"; groupId: string } | { type: "world" };
 
 export function parseConversationId(id: string): ParsedConversationId | null {
 	if (id === WORLD_CONVERSATION_ID) return { type: "world" };

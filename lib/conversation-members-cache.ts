@@ -14,7 +14,11 @@ export class ConversationMembersCache {
 	/** Counts membership changes: a list read before one must not be remembered after it. */
 	generation = 0;
 
-	constructor(private readonly max = 10_000, private readonly ttlMs = 60_000, private readonly now: () => number = Date.now) {}
+	constructor(
+		private readonly max = 10_000,
+		private readonly ttlMs = 60_000,
+		private readonly now: () => number = Date.now
+	) {}
 
 	get(conversationId: string): string[] | null | undefined {
 		const entry = this.entries.get(conversationId);

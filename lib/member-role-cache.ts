@@ -17,7 +17,11 @@ export class MemberRoleCache {
 	/** Counts membership changes: a role read before one must not be remembered after it. */
 	generation = 0;
 
-	constructor(private readonly max = 100_000, private readonly ttlMs = 60_000, private readonly now: () => number = Date.now) {}
+	constructor(
+		private readonly max = 100_000,
+		private readonly ttlMs = 60_000,
+		private readonly now: () => number = Date.now
+	) {}
 
 	get size(): number {
 		return this.entries.size;

@@ -16,7 +16,10 @@ export class PageBudget {
 	bytes = 0;
 	count = 0;
 
-	constructor(readonly maxBytes: number, readonly allowEmpty = false) {}
+	constructor(
+		readonly maxBytes: number,
+		readonly allowEmpty = false
+	) {}
 
 	/** Counts an item of `size` bytes if it still fits; false means the page ends before it. */
 	take(size: number): boolean {

@@ -22,9 +22,7 @@ parentPort.on("message", job => {
 });
 `;
 
-type Job =
-	| { op: "hash"; password: string; rounds: number }
-	| { op: "compare"; password: string; hash: string };
+type Job = { op: "hash"; password: string; rounds: number } | { op: "compare"; password: string; hash: string };
 
 interface Pending {
 	job: Job;
@@ -76,7 +74,11 @@ export class PasswordHasher {
 	private run(job: Job): Promise<unknown> {
 		if (this.closed) return Promise.reject(closedError());
 		if (this.idle.length === 0 && this.waiting.length >= this.options.queue) {
-			return Promise.reject(new GoChatError("OVERLOADED", "Too many passwords to check at once; retry shortly", { retryAfter: OVERLOAD_RETRY_AFTER_SECONDS }));
+			return Promise.reject(
+				new GoChatError("OVERLOADED", "Too many passwords to check at once; retry shortly", {
+					retryAfter: OVERLOAD_RETRY_AFTER_SECONDS
+				})
+			);
 		}
 		return new Promise((resolve, reject) => {
 			const pending = { job, resolve, reject };

@@ -22,7 +22,10 @@ export type ParamsSchema = Record<string, unknown>;
  * Moleculer and its gateways give such keys meanings of their own. An action without a schema
  * gets nothing; one validated as a whole (`$$root`) gets everything but `$`-keys.
  */
-export function declaredFieldsOnly(params: Record<string, unknown>, schema: ParamsSchema | undefined): Record<string, unknown> {
+export function declaredFieldsOnly(
+	params: Record<string, unknown>,
+	schema: ParamsSchema | undefined
+): Record<string, unknown> {
 	const kept: Record<string, unknown> = {};
 	const everything = schema?.$$root === true;
 	for (const [key, value] of Object.entries(params)) {

@@ -96,14 +96,25 @@ export class PushCoalescer {
 		}
 
 		const failed = new Set<string>();
-		await Promise.all([...byNode].map(async ([nodeId, list]) => {
-			this.calls++;
-			this.pushes += list.length;
-			await this.transport.send(nodeId, list.map(entry => entry.push)).catch(() => failed.add(nodeId));
-		}));
+		await Promise.all(
+			[...byNode].map(async ([nodeId, list]) => {
+				this.calls++;
+				this.pushes += list.length;
+				await this.transport
+					.send(
+						nodeId,
+						list.map(entry => entry.push)
+					)
+					.catch(() => failed.add(nodeId));
+			})
+		);
 		for (const waiting of due) {
 			const { nodeIds, recipients } = reports.get(waiting)!;
-			waiting.resolve({ nodes: nodeIds.size, recipients, failedNodes: [...nodeIds].filter(id => failed.has(id)).length });
+			waiting.resolve({
+				nodes: nodeIds.size,
+				recipients,
+				failedNodes: [...nodeIds].filter(id => failed.has(id)).length
+			});
 		}
 	}
 }

@@ -53,7 +53,10 @@ export class LocalRateLimiter {
 	private readonly tats = new Map<string, number>();
 	private sweptAt = 0;
 
-	constructor(private readonly rate: Rate | null, private readonly now: () => number = Date.now) {}
+	constructor(
+		private readonly rate: Rate | null,
+		private readonly now: () => number = Date.now
+	) {}
 
 	take(key: string, cost = 1): RateDecision {
 		const now = this.now();

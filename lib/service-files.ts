@@ -11,7 +11,12 @@ export function serviceFiles(selection: string[], servicesDir = path.resolve(__d
 	for (const entry of selection) {
 		const [role, name] = entry.split("/");
 		const dir = path.join(servicesDir, role);
-		const names = name ? [`${name}${ext}`] : fs.readdirSync(dir).filter(f => f.endsWith(ext)).sort();
+		const names = name
+			? [`${name}${ext}`]
+			: fs
+					.readdirSync(dir)
+					.filter(f => f.endsWith(ext))
+					.sort();
 		for (const file of names) {
 			const full = path.join(dir, file);
 			if (!fs.existsSync(full)) throw new Error(`SERVICES names "${entry}", but ${full} does not exist`);

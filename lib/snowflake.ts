@@ -1,5 +1,5 @@
 /**
- * Snowflake IDs (seed 003): 41-bit millisecond timestamp from a custom epoch, 10-bit worker,
+ * Snowflake IDs (docs/architecture.md#identifiers): 41-bit millisecond timestamp from a custom epoch, 10-bit worker,
  * 12-bit sequence. IDs are strictly increasing per generator; when the clock goes backwards
  * the generator keeps counting from the last timestamp it used instead of reusing one.
  */

@@ -11,6 +11,8 @@ const UNREADABLE = [{ type: "invalid", field: "", message: "The parameters could
  * client as a 500. Here a check that throws is a validation failure (400) like any other.
  */
 export class SafeValidator extends Validators.Fastest {
+	// Moleculer's Validator declares compile() as returning Function.
+	// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 	compile(schema: object): Function {
 		const check = super.compile(schema) as Check;
 		const safe: Check = (params, opts) => {

@@ -23,24 +23,36 @@ export async function up({ context: qi }: Migration): Promise<void> {
 	});
 	await qi.addIndex("users", ["is_guest", "created_at"], { name: "idx_users_guest_created" });
 
-	await qi.createTable("group_blocks", {
-		group_id: { type: ID, primaryKey: true },
-		user_id: { type: ID, primaryKey: true },
-		created_at: { type: DataTypes.DATE(3), allowNull: false }
-	}, mysql ? MYSQL_TABLE : {});
+	await qi.createTable(
+		"group_blocks",
+		{
+			group_id: { type: ID, primaryKey: true },
+			user_id: { type: ID, primaryKey: true },
+			created_at: { type: DataTypes.DATE(3), allowNull: false }
+		},
+		mysql ? MYSQL_TABLE : {}
+	);
 	await qi.addIndex("group_blocks", ["user_id"], { name: "idx_group_blocks_user" });
 
 	if (mysql) {
-		await sequelize.query("ALTER TABLE users MODIFY username_key VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL");
-		await sequelize.query("ALTER TABLE messages MODIFY client_msg_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL");
+		await sequelize.query(
+			"ALTER TABLE users MODIFY username_key VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL"
+		);
+		await sequelize.query(
+			"ALTER TABLE messages MODIFY client_msg_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL"
+		);
 	}
 }
 
 export async function down({ context: qi }: Migration): Promise<void> {
 	const sequelize = qi.sequelize;
 	if (sequelize.getDialect() === "mysql") {
-		await sequelize.query("ALTER TABLE messages MODIFY client_msg_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL");
-		await sequelize.query("ALTER TABLE users MODIFY username_key VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL");
+		await sequelize.query(
+			"ALTER TABLE messages MODIFY client_msg_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"
+		);
+		await sequelize.query(
+			"ALTER TABLE users MODIFY username_key VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"
+		);
 	}
 	await qi.dropTable("group_blocks");
 	await qi.removeIndex("users", "idx_users_guest_created");

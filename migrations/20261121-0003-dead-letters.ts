@@ -10,14 +10,18 @@ type Migration = { context: QueryInterface };
 export async function up({ context: qi }: Migration): Promise<void> {
 	const sequelize = qi.sequelize;
 	const mysql = sequelize.getDialect() === "mysql";
-	await qi.createTable("dead_letters", {
-		id: { type: idType(sequelize), primaryKey: true },
-		channel: { type: DataTypes.STRING(128), allowNull: false },
-		payload: { type: longTextType(sequelize), allowNull: false },
-		error: { type: DataTypes.STRING(1024), allowNull: false },
-		attempts: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
-		created_at: { type: DataTypes.DATE(3), allowNull: false }
-	}, mysql ? { charset: "utf8mb4", collate: "utf8mb4_bin" } : {});
+	await qi.createTable(
+		"dead_letters",
+		{
+			id: { type: idType(sequelize), primaryKey: true },
+			channel: { type: DataTypes.STRING(128), allowNull: false },
+			payload: { type: longTextType(sequelize), allowNull: false },
+			error: { type: DataTypes.STRING(1024), allowNull: false },
+			attempts: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+			created_at: { type: DataTypes.DATE(3), allowNull: false }
+		},
+		mysql ? { charset: "utf8mb4", collate: "utf8mb4_bin" } : {}
+	);
 }
 
 export async function down({ context: qi }: Migration): Promise<void> {

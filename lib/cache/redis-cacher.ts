@@ -15,7 +15,9 @@ export class RedisCacher extends Cachers.Redis {
 		} catch (err) {
 			if (Date.now() - this.lastWarning > 10_000) {
 				this.lastWarning = Date.now();
-				(this as unknown as { logger: LoggerInstance }).logger.warn(`Cache write failed (Redis unreachable?); answers are not cached meanwhile: ${(err as Error).message}`);
+				(this as unknown as { logger: LoggerInstance }).logger.warn(
+					`Cache write failed (Redis unreachable?); answers are not cached meanwhile: ${(err as Error).message}`
+				);
 			}
 			return undefined;
 		}

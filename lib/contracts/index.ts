@@ -14,7 +14,12 @@ export type ActionName = keyof ActionMap;
 export type Params<A extends ActionName> = ActionMap[A]["params"];
 export type Result<A extends ActionName> = ActionMap[A]["result"];
 
-export function call<A extends ActionName>(ctx: Context, action: A, params: Params<A>, opts?: CallingOptions): Promise<Result<A>> {
+export function call<A extends ActionName>(
+	ctx: Context,
+	action: A,
+	params: Params<A>,
+	opts?: CallingOptions
+): Promise<Result<A>> {
 	return ctx.call(action, params, opts);
 }
 
@@ -41,7 +46,9 @@ type ActionsOfService<S extends string> = {
  * an action that is not in the contracts is an error.
  */
 export type ServiceActions<S extends string> = {
-	[N in keyof ActionsOfService<S>]?: ActionsOfService<S>[N] extends ActionName ? ContractAction<ActionsOfService<S>[N]> : never;
+	[N in keyof ActionsOfService<S>]?: ActionsOfService<S>[N] extends ActionName
+		? ContractAction<ActionsOfService<S>[N]>
+		: never;
 };
 
 /**

@@ -74,7 +74,9 @@ export class RedisStreamsAdapter extends Adapters.Redis {
 		} catch (err) {
 			const { ids } = this.parseMessage(message) as { ids: string[] };
 			if (this.activeMessages.has(chan.id)) this.removeChannelActiveMessages(chan.id, ids);
-			this.logger.warn(`Could not acknowledge ${ids.length} job(s) of '${chan.name}'; they will be delivered again: ${(err as Error).message}`);
+			this.logger.warn(
+				`Could not acknowledge ${ids.length} job(s) of '${chan.name}'; they will be delivered again: ${(err as Error).message}`
+			);
 		}
 	}
 
@@ -107,7 +109,9 @@ export class RedisStreamsAdapter extends Adapters.Redis {
 
 	private closing(name: string, group: string): boolean {
 		if (this.stopping) return true;
-		return [...this.subscribed.values()].some(chan => chan.name === name && chan.group === group && chan.unsubscribing);
+		return [...this.subscribed.values()].some(
+			chan => chan.name === name && chan.group === group && chan.unsubscribing
+		);
 	}
 
 	/** One re-creation at a time per group, shared by the loops that noticed. */
@@ -134,7 +138,7 @@ export class RedisStreamsAdapter extends Adapters.Redis {
 		}
 		this.logger.warn(
 			`Redis lost consumer group '${group}' of stream '${stream}' (flushed, restarted empty or restored from an older snapshot): ` +
-			"re-created it; jobs queued before the loss are gone, clients catch up with sync."
+				"re-created it; jobs queued before the loss are gone, clients catch up with sync."
 		);
 	}
 

@@ -18,7 +18,10 @@ export function acquireStateStore(config: Pick<Config, "redisUrl" | "redisPrefix
 	if (!entry) {
 		const store = config.redisUrl
 			? new RedisStateStore(config.redisUrl, config.redisPrefix)
-			: new MemoryStateStore({ evictablePrefix: HOT_CACHE_PREFIX, maxEvictableBytes: config.hotCacheMaxMb * 1024 * 1024 });
+			: new MemoryStateStore({
+					evictablePrefix: HOT_CACHE_PREFIX,
+					maxEvictableBytes: config.hotCacheMaxMb * 1024 * 1024
+				});
 		entry = { store, users: 0 };
 		open.set(key, entry);
 	}

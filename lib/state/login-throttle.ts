@@ -15,8 +15,7 @@ export interface LoginThrottleLimits {
 export type LoginScope = "pair" | "address" | "username";
 
 export type LoginVerdict<T> =
-	| { allowed: true; result: T | null }
-	| { allowed: false; retryAfterSeconds: number; scope: LoginScope };
+	{ allowed: true; result: T | null } | { allowed: false; retryAfterSeconds: number; scope: LoginScope };
 
 /** The first delay once a counter's free failures are spent; it doubles with each further one. */
 const FIRST_DELAY_MS = 1000;
@@ -50,7 +49,10 @@ export class LoginThrottle {
 		const [pair] = this.keys(address, usernameKey);
 		const previous = this.queues.get(pair) ?? Promise.resolve();
 		const run = previous.then(() => this.counted(address, usernameKey, check));
-		const settled = run.then(() => undefined, () => undefined);
+		const settled = run.then(
+			() => undefined,
+			() => undefined
+		);
 		this.queues.set(pair, settled);
 		void settled.then(() => {
 			if (this.queues.get(pair) === settled) this.queues.delete(pair);
@@ -58,11 +60,19 @@ export class LoginThrottle {
 		return run;
 	}
 
-	private async counted<T>(address: string, usernameKey: string, check: () => Promise<T | null>): Promise<LoginVerdict<T>> {
+	private async counted<T>(
+		address: string,
+		usernameKey: string,
+		check: () => Promise<T | null>
+	): Promise<LoginVerdict<T>> {
 		const keys = this.keys(address, usernameKey);
 		const decision = await this.store.countAttempt(this.counters(keys));
 		if (!decision.allowed) {
-			return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)), scope: SCOPES[decision.refusedBy] };
+			return {
+				allowed: false,
+				retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
+				scope: SCOPES[decision.refusedBy]
+			};
 		}
 		let result: T | null;
 		try {
@@ -80,7 +90,11 @@ export class LoginThrottle {
 	}
 
 	private keys(address: string, usernameKey: string): string[] {
-		return [`${this.prefix}pair:${address}|${usernameKey}`, `${this.prefix}address:${address}`, `${this.prefix}username:${usernameKey}`];
+		return [
+			`${this.prefix}pair:${address}|${usernameKey}`,
+			`${this.prefix}address:${address}`,
+			`${this.prefix}username:${usernameKey}`
+		];
 	}
 
 	private counters([pair, byAddress, byUsername]: string[]): BackoffCounter[] {

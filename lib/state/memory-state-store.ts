@@ -67,8 +67,12 @@ export class MemoryStateStore implements StateStore {
 	private readonly serverId = crypto.randomBytes(8).toString("hex");
 
 	constructor(options: MemoryStateStoreOptions | (() => number) = {}) {
-		const { now = Date.now, evictablePrefix, maxEvictableBytes = Infinity, sweepIntervalMs = 10_000 } =
-			typeof options === "function" ? { now: options } : options;
+		const {
+			now = Date.now,
+			evictablePrefix,
+			maxEvictableBytes = Infinity,
+			sweepIntervalMs = 10_000
+		} = typeof options === "function" ? { now: options } : options;
 		this.now = now;
 		this.evictablePrefix = evictablePrefix || null;
 		this.maxEvictableBytes = maxEvictableBytes;

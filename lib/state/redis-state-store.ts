@@ -72,15 +72,25 @@ interface Scripts {
 export class RedisStateStore implements StateStore {
 	readonly redis: Redis;
 
-	constructor(url: string, readonly prefix: string) {
-		this.redis = new Redis(url, { keyPrefix: prefix, maxRetriesPerRequest: 3, enableAutoPipelining: true, lazyConnect: false });
+	constructor(
+		url: string,
+		readonly prefix: string
+	) {
+		this.redis = new Redis(url, {
+			keyPrefix: prefix,
+			maxRetriesPerRequest: 3,
+			enableAutoPipelining: true,
+			lazyConnect: false
+		});
 		// ioredis reconnects by itself; commands meanwhile fail and their callers answer 503. One line per outage is enough.
 		let reported = false;
 		this.redis.on("error", (err: Error) => {
 			if (!reported) console.warn(`Redis at ${new URL(url).host}: ${err.message}; reconnecting`);
 			reported = true;
 		});
-		this.redis.on("ready", () => { reported = false; });
+		this.redis.on("ready", () => {
+			reported = false;
+		});
 		this.redis.defineCommand("gochatRateLimit", { numberOfKeys: 1, lua: RATE_LIMIT });
 		this.redis.defineCommand("gochatCountAttempt", { lua: COUNT_ATTEMPT });
 		this.redis.defineCommand("gochatUncountAttempt", { lua: UNCOUNT_ATTEMPT });
@@ -100,7 +110,9 @@ export class RedisStateStore implements StateStore {
 	}
 
 	async setNx(key: string, value: string, ttlSeconds?: number) {
-		const reply = ttlSeconds ? await this.redis.set(key, value, "EX", ttlSeconds, "NX") : await this.redis.set(key, value, "NX");
+		const reply = ttlSeconds
+			? await this.redis.set(key, value, "EX", ttlSeconds, "NX")
+			: await this.redis.set(key, value, "NX");
 		return reply === "OK";
 	}
 
@@ -187,7 +199,11 @@ export class RedisStateStore implements StateStore {
 	async countAttempt(counters: BackoffCounter[]): Promise<AttemptDecision> {
 		if (counters.length === 0) return { allowed: true, retryAfterMs: 0, refusedBy: -1 };
 		const args = counters.flatMap(c => [c.free, c.baseMs, c.maxMs, Math.max(1, Math.ceil(c.memoryMs))]);
-		const [allowed, retryAfterMs, refusedBy] = await this.scripts.gochatCountAttempt(counters.length, ...counters.map(c => c.key), ...args);
+		const [allowed, retryAfterMs, refusedBy] = await this.scripts.gochatCountAttempt(
+			counters.length,
+			...counters.map(c => c.key),
+			...args
+		);
 		return { allowed: allowed === 1, retryAfterMs, refusedBy };
 	}
 

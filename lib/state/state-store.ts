@@ -42,7 +42,11 @@ export interface StateStore {
 	 * (Redis's run_id, new at every start): a value read back after a restart from a snapshot is
 	 * told apart from the same value before it. The in-memory store's ID is new with each process.
 	 */
-	replaceAndIdentify(key: string, value: string, ttlSeconds: number): Promise<{ previous: string | null; serverId: string }>;
+	replaceAndIdentify(
+		key: string,
+		value: string,
+		ttlSeconds: number
+	): Promise<{ previous: string | null; serverId: string }>;
 
 	/**
 	 * Spends `cost` from a GCRA bucket (lib/rate-limit.ts `decide`), atomically; the key expires

@@ -40,7 +40,9 @@ export function nextRate(plan: SearchPlan, history: StepOutcome[]): number | nul
 		const lower = Math.round(lowestFail / 2);
 		return lower >= MIN_RATE ? lower : null;
 	}
-	const bracketedAt = history.findIndex((_, i) => history.slice(0, i + 1).some(s => s.pass) && history.slice(0, i + 1).some(s => !s.pass));
+	const bracketedAt = history.findIndex(
+		(_, i) => history.slice(0, i + 1).some(s => s.pass) && history.slice(0, i + 1).some(s => !s.pass)
+	);
 	if (history.length - 1 - bracketedAt >= plan.refine) return null;
 	const mid = Math.round((best + lowestFail) / 2);
 	return lowestFail - best > best * MIN_GAP && mid > best && mid < lowestFail ? mid : null;
@@ -75,6 +77,7 @@ export function judge(f: StepFigures, p99LimitMs: number): { pass: boolean; reas
 	if (f.lost > 0) reasons.push(`${f.lost} lost`);
 	if (f.delivered === 0) reasons.push("nothing delivered");
 	else if (!(f.receiveP99 < p99LimitMs)) reasons.push(`p99 ${f.receiveP99.toFixed(0)} ms >= ${p99LimitMs} ms`);
-	if (f.sent < f.rate * f.seconds * MIN_SENT_SHARE) reasons.push(`generator sent only ${(f.sent / f.seconds).toFixed(0)}/s`);
+	if (f.sent < f.rate * f.seconds * MIN_SENT_SHARE)
+		reasons.push(`generator sent only ${(f.sent / f.seconds).toFixed(0)}/s`);
 	return { pass: reasons.length === 0, reason: reasons.length === 0 ? "pass" : reasons.join(", ") };
 }

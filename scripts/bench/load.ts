@@ -55,7 +55,10 @@ export class Phase {
 	private readonly started = performance.now();
 
 	/** `ackTimeoutMs`: a send unanswered this long counts as timed out. */
-	constructor(readonly rate: number, readonly ackTimeoutMs = 10000) {}
+	constructor(
+		readonly rate: number,
+		readonly ackTimeoutMs = 10000
+	) {}
 
 	get outstanding() {
 		return this.expectedOk - this.deliveredOk;
@@ -68,14 +71,16 @@ export class Phase {
 	/** Per accepted send: recipients that never got it. */
 	get lost() {
 		let lost = 0;
-		for (const r of this.records.values()) if (r.status === "ok") lost += Math.max(0, r.expected - r.receivedBy.size);
+		for (const r of this.records.values())
+			if (r.status === "ok") lost += Math.max(0, r.expected - r.receivedBy.size);
 		return lost;
 	}
 
 	/** Accepted sends that not one recipient got. */
 	get ackedUnpushed() {
 		let count = 0;
-		for (const r of this.records.values()) if (r.status === "ok" && r.expected > 0 && r.receivedBy.size === 0) count++;
+		for (const r of this.records.values())
+			if (r.status === "ok" && r.expected > 0 && r.receivedBy.size === 0) count++;
 		return count;
 	}
 
@@ -102,14 +107,23 @@ export class LoadDriver {
 	private readonly runTag = Date.now().toString(36);
 	lastPushAt = performance.now();
 
-	constructor(private readonly baseUrl: string, readonly population: Population) {}
+	constructor(
+		private readonly baseUrl: string,
+		readonly population: Population
+	) {}
 
 	async connect(concurrency: number): Promise<Connected> {
 		const start = performance.now();
 		let failed = 0;
 		let firstError: string | undefined;
 		await mapLimit(this.population.members, concurrency, async member => {
-			const socket = io(this.baseUrl, { auth: { token: member.token }, transports: ["websocket"], reconnection: false, forceNew: true, timeout: 60000 });
+			const socket = io(this.baseUrl, {
+				auth: { token: member.token },
+				transports: ["websocket"],
+				reconnection: false,
+				forceNew: true,
+				timeout: 60000
+			});
 			try {
 				await new Promise<void>((resolve, reject) => {
 					socket.once("connect", () => resolve());
@@ -124,7 +138,12 @@ export class LoadDriver {
 			socket.on("message:new", (push: { message?: { content?: unknown } }) => this.received(member.index, push));
 			this.sockets[member.index] = socket;
 		});
-		return { connected: this.population.members.length - failed, failed, seconds: (performance.now() - start) / 1000, firstError };
+		return {
+			connected: this.population.members.length - failed,
+			failed,
+			seconds: (performance.now() - start) / 1000,
+			firstError
+		};
 	}
 
 	close() {
@@ -135,21 +154,33 @@ export class LoadDriver {
 	send(phase: Phase, member: Member, conversationId: string): SendRecord | null {
 		const socket = this.sockets[member.index];
 		if (!socket) return null;
-		const expected = (this.population.membersOf.get(conversationId) ?? []).filter(i => i !== member.index && this.sockets[i]).length;
+		const expected = (this.population.membersOf.get(conversationId) ?? []).filter(
+			i => i !== member.index && this.sockets[i]
+		).length;
 		const key = String(++this.nextKey);
 		const sentAt = performance.now();
 		const record: SendRecord = { phase, sentAt, expected, receivedBy: new Set(), status: "pending" };
 		this.records.set(key, record);
 		phase.records.set(key, record);
 		phase.sent++;
-		const payload = { conversationId, clientMsgId: `b-${this.runTag}-${key}`, type: "text", content: JSON.stringify({ k: key, t: sentAt }) };
-		phase.inFlight.push(socket.timeout(phase.ackTimeoutMs).emitWithAck("message:send", payload).then(
-			(ack: Ack) => this.acked(record, ack),
-			() => {
-				record.status = "timeout";
-				phase.timedOut++;
-			}
-		));
+		const payload = {
+			conversationId,
+			clientMsgId: `b-${this.runTag}-${key}`,
+			type: "text",
+			content: JSON.stringify({ k: key, t: sentAt })
+		};
+		phase.inFlight.push(
+			socket
+				.timeout(phase.ackTimeoutMs)
+				.emitWithAck("message:send", payload)
+				.then(
+					(ack: Ack) => this.acked(record, ack),
+					() => {
+						record.status = "timeout";
+						phase.timedOut++;
+					}
+				)
+		);
 		return record;
 	}
 

@@ -32,9 +32,30 @@ export interface Options {
 	messages: number;
 }
 
-const MODE_FLAGS: Record<string, Mode> = { "--compare": "compare", "--find-max": "find-max", "--overload": "overload", "--big-group": "big-group" };
-const NUMBERS = ["clients", "rate", "duration", "warmup", "groupSize", "groupShare", "start", "factor", "maxRate", "maxSteps",
-	"stepDuration", "stepWarmup", "refine", "p99", "overloadFactor", "messages"] as const;
+const MODE_FLAGS: Record<string, Mode> = {
+	"--compare": "compare",
+	"--find-max": "find-max",
+	"--overload": "overload",
+	"--big-group": "big-group"
+};
+const NUMBERS = [
+	"clients",
+	"rate",
+	"duration",
+	"warmup",
+	"groupSize",
+	"groupShare",
+	"start",
+	"factor",
+	"maxRate",
+	"maxSteps",
+	"stepDuration",
+	"stepWarmup",
+	"refine",
+	"p99",
+	"overloadFactor",
+	"messages"
+] as const;
 type NumberKey = (typeof NUMBERS)[number];
 
 export const USAGE = `usage: npm run bench -- [--compare | --find-max | --overload | --big-group N] [settings]
@@ -56,7 +77,8 @@ const camel = (flag: string) => flag.replace(/^--/, "").replace(/-(\w)/g, (_, c:
 
 function positive(name: string, raw: string | undefined): number {
 	const value = Number(raw);
-	if (raw === undefined || raw.startsWith("--") || !Number.isFinite(value) || value < 0) throw new OptionsError(`--${name} needs a number, got ${raw ?? "nothing"}`);
+	if (raw === undefined || raw.startsWith("--") || !Number.isFinite(value) || value < 0)
+		throw new OptionsError(`--${name} needs a number, got ${raw ?? "nothing"}`);
 	return value;
 }
 

@@ -26,7 +26,8 @@ export async function pairsAndGroups(target: Target, clients: number, groupSize:
 		membersOf.set(id, [a, b]);
 	});
 	const blocks: number[][] = [];
-	for (let i = 0; groupSize >= 2 && i + groupSize <= members.length; i += groupSize) blocks.push(Array.from({ length: groupSize }, (_, k) => i + k));
+	for (let i = 0; groupSize >= 2 && i + groupSize <= members.length; i += groupSize)
+		blocks.push(Array.from({ length: groupSize }, (_, k) => i + k));
 	await mapLimit(blocks, SETUP_CONCURRENCY / 2, async block => {
 		const [owner, ...rest] = block.map(i => members[i]);
 		const id = await target.createGroup(owner, rest);
@@ -43,6 +44,8 @@ export async function oneGroup(target: Target, size: number, log: (line: string)
 	log(`registered               ${size} guests in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 	const id = await target.createGroup(members[0], members.slice(1));
 	for (const member of members) member.group = id;
-	log(`group created            ${id} with ${size} members in ${((Date.now() - started) / 1000).toFixed(1)} s since the start of set-up`);
+	log(
+		`group created            ${id} with ${size} members in ${((Date.now() - started) / 1000).toFixed(1)} s since the start of set-up`
+	);
 	return { members, membersOf: new Map([[id, members.map(m => m.index)]]) };
 }

@@ -23,7 +23,10 @@ export interface Child {
 /** Runs `node <script>` with PORT set to a free port and waits until GET /ready answers 200. */
 export async function startChild(name: string, script: string, env: NodeJS.ProcessEnv): Promise<Child> {
 	const port = await freePort();
-	const child = spawn(process.execPath, [script], { env: { ...env, PORT: String(port) }, stdio: ["ignore", "inherit", "inherit"] });
+	const child = spawn(process.execPath, [script], {
+		env: { ...env, PORT: String(port) },
+		stdio: ["ignore", "inherit", "inherit"]
+	});
 	const exited = new Promise<void>(resolve => child.once("exit", () => resolve()));
 	const stop = async () => {
 		if (child.exitCode !== null || child.signalCode !== null) return;
@@ -35,7 +38,13 @@ export async function startChild(name: string, script: string, env: NodeJS.Proce
 	const baseUrl = `http://127.0.0.1:${port}`;
 	for (let i = 0; i < 300; i++) {
 		if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} before it was ready`);
-		if (await fetch(`${baseUrl}/ready`).then(r => r.ok, () => false)) return { baseUrl, process: child, stop };
+		if (
+			await fetch(`${baseUrl}/ready`).then(
+				r => r.ok,
+				() => false
+			)
+		)
+			return { baseUrl, process: child, stop };
 		await sleep(200);
 	}
 	await stop();
@@ -87,5 +96,7 @@ export function parseOpenFileLimits(limits: string): { soft: number; hard: numbe
 export function ensureOpenFiles(needed: number): void {
 	const limits = parseOpenFileLimits(fs.readFileSync("/proc/self/limits", "utf8"));
 	if (!limits || limits.soft >= needed) return;
-	throw new BenchError(`${needed} open files are needed but the limit is ${limits.soft} (hard ${limits.hard}): raise the hard limit (ulimit -Hn, LimitNOFILE, limits.conf) and run again`);
+	throw new BenchError(
+		`${needed} open files are needed but the limit is ${limits.soft} (hard ${limits.hard}): raise the hard limit (ulimit -Hn, LimitNOFILE, limits.conf) and run again`
+	);
 }

@@ -22,7 +22,8 @@ function reply(res: http.ServerResponse, status: number, body: unknown) {
 
 const server = http.createServer((req, res) => {
 	if (req.method === "GET" && req.url === "/ready") return reply(res, 200, { status: "ready" });
-	if (req.method !== "POST" || req.url !== "/conversations") return reply(res, 404, { error: { code: "ROUTE_NOT_FOUND" } });
+	if (req.method !== "POST" || req.url !== "/conversations")
+		return reply(res, 404, { error: { code: "ROUTE_NOT_FOUND" } });
 	let body = "";
 	req.on("data", chunk => (body += chunk));
 	req.on("end", () => {
@@ -37,11 +38,17 @@ const server = http.createServer((req, res) => {
 });
 
 // The same Socket.IO options as GoChat's gateway (services/gateway/socket-gateway.mixin.ts).
-const io = new Server(server, { serveClient: false, pingInterval: 25000, pingTimeout: 20000, maxHttpBufferSize: 1024 * 1024 });
+const io = new Server(server, {
+	serveClient: false,
+	pingInterval: 25000,
+	pingTimeout: 20000,
+	maxHttpBufferSize: 1024 * 1024
+});
 
 io.use((socket, next) => {
 	const token = (socket.handshake.auth as { token?: unknown }).token;
-	if (typeof token !== "string" || token === "") return next(new Error("UNAUTHORIZED: Connect with auth: {token: <userId>}"));
+	if (typeof token !== "string" || token === "")
+		return next(new Error("UNAUTHORIZED: Connect with auth: {token: <userId>}"));
 	socket.data.userId = token;
 	next();
 });
@@ -67,8 +74,14 @@ io.on("connection", (socket: Socket) => {
 		const seq = (seqs.get(conversationId as string) ?? 0) + 1;
 		seqs.set(conversationId as string, seq);
 		const message = {
-			id: String(++nextId), conversationId, senderId: userId, type: payload.type, content: payload.content,
-			seq, clientMsgId: payload.clientMsgId, createdAt: new Date().toISOString()
+			id: String(++nextId),
+			conversationId,
+			senderId: userId,
+			type: payload.type,
+			content: payload.content,
+			seq,
+			clientMsgId: payload.clientMsgId,
+			createdAt: new Date().toISOString()
 		};
 		ack?.({ ok: true, message });
 		io.to(ids.map(userRoom)).except(socket.id).emit("message:new", { message });

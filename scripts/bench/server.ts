@@ -46,20 +46,47 @@ function goChatApi(baseUrl: string): Omit<Target, "name" | "pid" | "stop"> {
 	return {
 		baseUrl,
 		// Guests, so bcrypt does not dominate the set-up.
-		register: count => mapLimit(Array.from({ length: count }, (_, i) => i), SETUP_CONCURRENCY, async i => {
-			const auth = await request<{ user: { id: string }; accessToken: string }>(baseUrl, "POST", "/api/v1/auth/guest", { displayName: `bench ${i}` });
-			return { userId: auth.user.id, token: auth.accessToken };
-		}),
+		register: count =>
+			mapLimit(
+				Array.from({ length: count }, (_, i) => i),
+				SETUP_CONCURRENCY,
+				async i => {
+					const auth = await request<{ user: { id: string }; accessToken: string }>(
+						baseUrl,
+						"POST",
+						"/api/v1/auth/guest",
+						{ displayName: `bench ${i}` }
+					);
+					return { userId: auth.user.id, token: auth.accessToken };
+				}
+			),
 		async createDirect(a, b) {
-			const { conversation } = await request<{ conversation: { id: string } }>(baseUrl, "POST", "/api/v1/conversations/direct", { userId: b.userId }, a.token);
+			const { conversation } = await request<{ conversation: { id: string } }>(
+				baseUrl,
+				"POST",
+				"/api/v1/conversations/direct",
+				{ userId: b.userId },
+				a.token
+			);
 			return conversation.id;
 		},
 		async createGroup(owner, members) {
 			const ids = members.map(m => m.userId);
-			const { group } = await request<{ group: { id: string; conversationId: string } }>(baseUrl, "POST", "/api/v1/groups",
-				{ name: `bench ${owner.userId}`, memberIds: ids.slice(0, GROUP_IDS_PER_CALL) }, owner.token);
+			const { group } = await request<{ group: { id: string; conversationId: string } }>(
+				baseUrl,
+				"POST",
+				"/api/v1/groups",
+				{ name: `bench ${owner.userId}`, memberIds: ids.slice(0, GROUP_IDS_PER_CALL) },
+				owner.token
+			);
 			for (let i = GROUP_IDS_PER_CALL; i < ids.length; i += GROUP_IDS_PER_CALL) {
-				await request(baseUrl, "POST", `/api/v1/groups/${group.id}/members`, { userIds: ids.slice(i, i + GROUP_IDS_PER_CALL) }, owner.token);
+				await request(
+					baseUrl,
+					"POST",
+					`/api/v1/groups/${group.id}/members`,
+					{ userIds: ids.slice(i, i + GROUP_IDS_PER_CALL) },
+					owner.token
+				);
 			}
 			return group.conversationId;
 		}
@@ -71,8 +98,13 @@ function goChatApi(baseUrl: string): Omit<Target, "name" | "pid" | "stop"> {
  * connect and send from one address. Set any of these in the environment to bench with limits.
  */
 const UNLIMITED_CLIENTS = {
-	SIGNUP_RATE: "off", LOGIN_RATE: "off", SEND_RATE_SOCKET: "off", SEND_RATE_USER: "off", SOCKET_EVENT_RATE: "off",
-	SOCKETS_PER_ADDRESS: "1000000", SEND_QUEUE_PER_USER: "1000000"
+	SIGNUP_RATE: "off",
+	LOGIN_RATE: "off",
+	SEND_RATE_SOCKET: "off",
+	SEND_RATE_USER: "off",
+	SOCKET_EVENT_RATE: "off",
+	SOCKETS_PER_ADDRESS: "1000000",
+	SEND_QUEUE_PER_USER: "1000000"
 };
 
 /** Starts GoChat from the build on a free port, on a throwaway SQLite file unless DATABASE_URL is set. */
@@ -120,10 +152,11 @@ export async function startRelay(): Promise<Target> {
 		name: "relay",
 		baseUrl: child.baseUrl,
 		pid: child.process.pid,
-		register: async count => Array.from({ length: count }, () => {
-			const userId = String(++users);
-			return { userId, token: userId };
-		}),
+		register: async count =>
+			Array.from({ length: count }, () => {
+				const userId = String(++users);
+				return { userId, token: userId };
+			}),
 		createDirect: (a, b) => declare(`single_${a.userId}_${b.userId}`, [a, b]),
 		createGroup: (owner, members) => declare(`group_${++groups}`, [owner, ...members]),
 		stop: () => child.stop()

@@ -9,7 +9,11 @@ export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(res
 export const yieldToEvents = () => nextTick();
 
 /** Runs `fn` over the items with at most `limit` of them in flight at once. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+	items: T[],
+	limit: number,
+	fn: (item: T, index: number) => Promise<R>
+): Promise<R[]> {
 	const results = new Array<R>(items.length);
 	let next = 0;
 	const worker = async () => {

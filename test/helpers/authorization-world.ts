@@ -16,7 +16,16 @@ export type Role = (typeof ROLES)[number];
 
 /** Callers without a usable token; all but `none` are built from the owner's live session. */
 export const TOKEN_KINDS = [
-	"none", "notBearer", "garbage", "expired", "revoked", "wrongSecret", "algNone", "wrongAlg", "tampered", "refreshAsAccess"
+	"none",
+	"notBearer",
+	"garbage",
+	"expired",
+	"revoked",
+	"wrongSecret",
+	"algNone",
+	"wrongAlg",
+	"tampered",
+	"refreshAsAccess"
 ] as const;
 export type TokenKind = (typeof TOKEN_KINDS)[number];
 
@@ -73,8 +82,17 @@ async function expectStatus(what: string, reply: Promise<{ status: number; body:
 }
 
 export async function login(api: Api, account: Account): Promise<Account> {
-	const body = await expectStatus("login", api.post("/api/v1/auth/login", { username: account.user.username, password: PASSWORD }), 200);
-	return { ...account, api: api.as(body.accessToken), accessToken: body.accessToken, refreshToken: body.refreshToken };
+	const body = await expectStatus(
+		"login",
+		api.post("/api/v1/auth/login", { username: account.user.username, password: PASSWORD }),
+		200
+	);
+	return {
+		...account,
+		api: api.as(body.accessToken),
+		accessToken: body.accessToken,
+		refreshToken: body.refreshToken
+	};
 }
 
 export async function guest(api: Api): Promise<Account> {
@@ -93,12 +111,24 @@ export async function freshSession(world: World, role: Role): Promise<Account> {
  * remove, promote or leave without touching what other cells read. The former member's role is
  * tried on the world's group; here she is simply not in it.
  */
-export async function freshGroup(world: World, options: { adminTarget?: boolean } = {}): Promise<{ id: string; conversationId: string }> {
+export async function freshGroup(
+	world: World,
+	options: { adminTarget?: boolean } = {}
+): Promise<{ id: string; conversationId: string }> {
 	const { owner, admin, member, plainTarget, adminTarget } = world.accounts;
 	const memberIds = [admin, member, plainTarget, adminTarget].map(a => a.user.id);
-	const { group } = await expectStatus("fresh group", owner.api.post("/api/v1/groups", { name: "cell", memberIds }), 201);
+	const { group } = await expectStatus(
+		"fresh group",
+		owner.api.post("/api/v1/groups", { name: "cell", memberIds }),
+		201
+	);
 	noteMembership(world, group.conversationId, [owner.user.id, ...memberIds]);
-	const promote = (account: Account) => expectStatus("promote", owner.api.patch(`/api/v1/groups/${group.id}/members/${account.user.id}`, { role: "admin" }), 200);
+	const promote = (account: Account) =>
+		expectStatus(
+			"promote",
+			owner.api.patch(`/api/v1/groups/${group.id}/members/${account.user.id}`, { role: "admin" }),
+			200
+		);
 	await Promise.all([promote(admin), ...(options.adminTarget ? [promote(adminTarget)] : [])]);
 	return { id: group.id, conversationId: group.conversationId };
 }
@@ -106,20 +136,34 @@ export async function freshGroup(world: World, options: { adminTarget?: boolean 
 /** Members of a group as its owner (or `reader`) sees them: userId → role. */
 export async function rolesIn(reader: Account, groupId: string): Promise<Map<string, string>> {
 	const res = await reader.api.get(`/api/v1/groups/${groupId}/members?limit=1000`);
-	if (res.status !== 200) throw new Error(`members of ${groupId} as ${reader.user.username}: ${res.status} ${JSON.stringify(res.body)}`);
+	if (res.status !== 200)
+		throw new Error(`members of ${groupId} as ${reader.user.username}: ${res.status} ${JSON.stringify(res.body)}`);
 	return new Map(res.body.members.map((m: { userId: string; role: string }) => [m.userId, m.role]));
 }
 
 export async function buildWorld(gochat: RunningGoChat): Promise<World> {
 	const api = new Api(gochat.baseUrl);
-	const names: Array<Exclude<Role, "guest"> | Extra> = ["owner", "admin", "member", "nonMember", "formerMember", "peer", "plainTarget", "adminTarget"];
+	const names: Array<Exclude<Role, "guest"> | Extra> = [
+		"owner",
+		"admin",
+		"member",
+		"nonMember",
+		"formerMember",
+		"peer",
+		"plainTarget",
+		"adminTarget"
+	];
 	const registered = await Promise.all(names.map(name => register(api, `mx_${name.slice(0, 8)}`)));
 	const accounts = Object.fromEntries(names.map((name, i) => [name, registered[i]])) as Record<Role | Extra, Account>;
 	accounts.guest = await guest(api);
 
 	const world: World = {
-		gochat, api, accounts,
-		groupId: "", groupConversationId: "", directId: "",
+		gochat,
+		api,
+		accounts,
+		groupId: "",
+		groupConversationId: "",
+		directId: "",
 		sockets: {} as World["sockets"],
 		received: {} as World["received"],
 		badTokens: {} as World["badTokens"],
@@ -131,9 +175,21 @@ export async function buildWorld(gochat: RunningGoChat): Promise<World> {
 	world.groupId = group.id;
 	world.groupConversationId = group.conversationId;
 	// The former member was in the group and left before her socket connected: any event of it reaching her is a leak.
-	await expectStatus("add former member", accounts.owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [accounts.formerMember.user.id] }), 200);
-	await expectStatus("former member leaves", accounts.formerMember.api.post(`/api/v1/groups/${group.id}/leave`, {}), 200);
-	const direct = await expectStatus("direct", accounts.owner.api.post("/api/v1/conversations/direct", { userId: accounts.member.user.id }), 201);
+	await expectStatus(
+		"add former member",
+		accounts.owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [accounts.formerMember.user.id] }),
+		200
+	);
+	await expectStatus(
+		"former member leaves",
+		accounts.formerMember.api.post(`/api/v1/groups/${group.id}/leave`, {}),
+		200
+	);
+	const direct = await expectStatus(
+		"direct",
+		accounts.owner.api.post("/api/v1/conversations/direct", { userId: accounts.member.user.id }),
+		201
+	);
 	world.directId = direct.conversation.id;
 	noteMembership(world, world.directId, [accounts.owner.user.id, accounts.member.user.id]);
 
@@ -158,13 +214,27 @@ export async function buildWorld(gochat: RunningGoChat): Promise<World> {
 function badTokens(world: World): Record<TokenKind, BadToken> {
 	const owner = world.accounts.owner;
 	const claims = claimsOf(owner.accessToken);
-	const invalid = (token: string): BadToken => ({ authorization: `Bearer ${token}`, socketToken: token, restCode: "TOKEN_INVALID", socketCode: "TOKEN_INVALID" });
+	const invalid = (token: string): BadToken => ({
+		authorization: `Bearer ${token}`,
+		socketToken: token,
+		restCode: "TOKEN_INVALID",
+		socketCode: "TOKEN_INVALID"
+	});
 	return {
 		none: { restCode: "UNAUTHORIZED", socketCode: "UNAUTHORIZED" },
 		// REST wants the Bearer scheme; a socket sends the bare token, so the scheme word makes it garbage there.
-		notBearer: { authorization: `Basic ${owner.accessToken}`, socketToken: `Bearer ${owner.accessToken}`, restCode: "UNAUTHORIZED", socketCode: "TOKEN_INVALID" },
+		notBearer: {
+			authorization: `Basic ${owner.accessToken}`,
+			socketToken: `Bearer ${owner.accessToken}`,
+			restCode: "UNAUTHORIZED",
+			socketCode: "TOKEN_INVALID"
+		},
 		garbage: invalid("garbage"),
-		expired: { ...invalid(signToken(claims, world.jwtSecret, { expiresIn: -60 })), restCode: "TOKEN_EXPIRED", socketCode: "TOKEN_EXPIRED" },
+		expired: {
+			...invalid(signToken(claims, world.jwtSecret, { expiresIn: -60 })),
+			restCode: "TOKEN_EXPIRED",
+			socketCode: "TOKEN_EXPIRED"
+		},
 		revoked: { ...invalid(world.revokedTokens.owner!), restCode: "TOKEN_REVOKED", socketCode: "TOKEN_REVOKED" },
 		wrongSecret: invalid(signToken(claims, "not-the-server-secret-but-32-chars-long")),
 		algNone: invalid(unsignedToken(claims)),

@@ -50,7 +50,10 @@ async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> 
 		return { url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS \`${name}\``) };
 	}
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gochat-test-"));
-	return { url: `sqlite:${path.join(dir, "gochat.sqlite")}`, drop: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+	return {
+		url: `sqlite:${path.join(dir, "gochat.sqlite")}`,
+		drop: async () => fs.rmSync(dir, { recursive: true, force: true })
+	};
 }
 
 /** Deletes every Redis key a run made: its state prefix and its namespace's streams. */
@@ -70,7 +73,10 @@ async function dropRedisKeys(url: string, patterns: string[]): Promise<void> {
 	}
 }
 
-export async function startGoChat(env: Record<string, string> = {}, options: StartOptions = {}): Promise<RunningGoChat> {
+export async function startGoChat(
+	env: Record<string, string> = {},
+	options: StartOptions = {}
+): Promise<RunningGoChat> {
 	const joined = options.join?.config;
 	const database = joined ? { url: joined.databaseUrl, drop: async () => undefined } : await freshDatabase();
 	const runId = crypto.randomBytes(4).toString("hex");
@@ -99,7 +105,10 @@ export async function startGoChat(env: Record<string, string> = {}, options: Sta
 	const cleanup = async () => {
 		await database.drop();
 		if (usedRedis && !joined) {
-			await dropRedisKeys(usedRedis, config.redisUrl ? [`${config.redisPrefix}*`, `${config.namespace}.*`] : [`${config.namespace}.*`]);
+			await dropRedisKeys(
+				usedRedis,
+				config.redisUrl ? [`${config.redisPrefix}*`, `${config.namespace}.*`] : [`${config.namespace}.*`]
+			);
 		}
 	};
 	try {
@@ -125,8 +134,13 @@ export async function startGoChat(env: Record<string, string> = {}, options: Sta
 
 /** Resolves once `broker` sees service `name` on node `nodeID` (waits for registry changes, not time). */
 export function waitForServiceOn(broker: ServiceBroker, name: string, nodeID: string): Promise<void> {
-	const present = () => (broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string; nodeID: string }>)
-		.some(s => s.name === name && s.nodeID === nodeID);
+	const present = () =>
+		(
+			broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{
+				name: string;
+				nodeID: string;
+			}>
+		).some(s => s.name === name && s.nodeID === nodeID);
 	return new Promise(resolve => {
 		if (present()) return resolve();
 		const onChange = () => {

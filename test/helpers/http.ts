@@ -6,13 +6,21 @@ export interface Reply<T = any> {
 }
 
 export class Api {
-	constructor(readonly baseUrl: string, public token?: string) {}
+	constructor(
+		readonly baseUrl: string,
+		public token?: string
+	) {}
 
 	as(token: string | undefined): Api {
 		return new Api(this.baseUrl, token);
 	}
 
-	async request<T = any>(method: string, path: string, body?: unknown, init: { raw?: string; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
+	async request<T = any>(
+		method: string,
+		path: string,
+		body?: unknown,
+		init: { raw?: string; headers?: Record<string, string> } = {}
+	): Promise<Reply<T>> {
 		const headers: Record<string, string> = { ...init.headers };
 		if (this.token) headers.authorization = `Bearer ${this.token}`;
 		let payload: string | undefined = init.raw;
@@ -29,10 +37,18 @@ export class Api {
 		return { status: res.status, body: parsed as T, headers: res.headers };
 	}
 
-	get<T = any>(path: string) { return this.request<T>("GET", path); }
-	post<T = any>(path: string, body?: unknown) { return this.request<T>("POST", path, body ?? {}); }
-	patch<T = any>(path: string, body?: unknown) { return this.request<T>("PATCH", path, body ?? {}); }
-	delete<T = any>(path: string) { return this.request<T>("DELETE", path); }
+	get<T = any>(path: string) {
+		return this.request<T>("GET", path);
+	}
+	post<T = any>(path: string, body?: unknown) {
+		return this.request<T>("POST", path, body ?? {});
+	}
+	patch<T = any>(path: string, body?: unknown) {
+		return this.request<T>("PATCH", path, body ?? {});
+	}
+	delete<T = any>(path: string) {
+		return this.request<T>("DELETE", path);
+	}
 }
 
 export interface Account {

@@ -24,7 +24,10 @@ export class RawHttp {
 	private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 	private readonly url: URL;
 
-	constructor(baseUrl: string, private readonly timeoutMs = 10_000) {
+	constructor(
+		baseUrl: string,
+		private readonly timeoutMs = 10_000
+	) {
 		this.url = new URL(baseUrl);
 	}
 
@@ -32,29 +35,32 @@ export class RawHttp {
 		return new Promise((resolve, reject) => {
 			const headers: Record<string, string | number> = { ...req.headers };
 			if (req.body !== undefined) headers["content-length"] = Buffer.byteLength(req.body);
-			const outgoing = http.request({
-				agent: this.agent,
-				host: this.url.hostname,
-				port: this.url.port,
-				method: req.method,
-				path: req.path,
-				headers,
-				timeout: this.timeoutMs
-			}, res => {
-				const chunks: Buffer[] = [];
-				res.on("data", chunk => chunks.push(chunk));
-				res.on("error", reject);
-				res.on("end", () => {
-					const text = Buffer.concat(chunks).toString("utf8");
-					let json: unknown;
-					try {
-						json = text ? JSON.parse(text) : undefined;
-					} catch {
-						json = undefined;
-					}
-					resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-				});
-			});
+			const outgoing = http.request(
+				{
+					agent: this.agent,
+					host: this.url.hostname,
+					port: this.url.port,
+					method: req.method,
+					path: req.path,
+					headers,
+					timeout: this.timeoutMs
+				},
+				res => {
+					const chunks: Buffer[] = [];
+					res.on("data", chunk => chunks.push(chunk));
+					res.on("error", reject);
+					res.on("end", () => {
+						const text = Buffer.concat(chunks).toString("utf8");
+						let json: unknown;
+						try {
+							json = text ? JSON.parse(text) : undefined;
+						} catch {
+							json = undefined;
+						}
+						resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+					});
+				}
+			);
 			outgoing.on("timeout", () => outgoing.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
 			outgoing.on("error", reject);
 			outgoing.end(req.body);

@@ -3,7 +3,12 @@ import { io, Socket } from "socket.io-client";
 /** Socket.IO clients for the integration tests: connect as a user, await events, await acks. */
 
 export function connect(baseUrl: string, token: string | undefined): Promise<Socket> {
-	const socket = io(baseUrl, { auth: token === undefined ? {} : { token }, transports: ["websocket"], reconnection: false, forceNew: true });
+	const socket = io(baseUrl, {
+		auth: token === undefined ? {} : { token },
+		transports: ["websocket"],
+		reconnection: false,
+		forceNew: true
+	});
 	return new Promise((resolve, reject) => {
 		socket.once("connect", () => resolve(socket));
 		socket.once("connect_error", err => {
@@ -18,7 +23,11 @@ export function emitAck<T = any>(socket: Socket, event: string, payload?: unknow
 }
 
 /** Resolves with the first `event` that matches. */
-export function nextEvent<T = any>(socket: Socket, event: string, matches: (payload: T) => boolean = () => true): Promise<T> {
+export function nextEvent<T = any>(
+	socket: Socket,
+	event: string,
+	matches: (payload: T) => boolean = () => true
+): Promise<T> {
 	return new Promise(resolve => {
 		const listener = (payload: T) => {
 			if (!matches(payload)) return;

@@ -17,7 +17,11 @@ export function claimsOf(token: string): AccessClaims & { exp: number; iat: numb
 }
 
 /** A token signed with `secret`; `expiresIn` in seconds may be negative to make one that has already expired. */
-export function signToken(claims: AccessClaims, secret: string, options: { expiresIn?: number; algorithm?: jwt.Algorithm } = {}): string {
+export function signToken(
+	claims: AccessClaims,
+	secret: string,
+	options: { expiresIn?: number; algorithm?: jwt.Algorithm } = {}
+): string {
 	const now = Math.floor(Date.now() / 1000);
 	const expiresIn = options.expiresIn ?? 900;
 	return jwt.sign({ sid: claims.sid, sub: claims.sub, iat: now + expiresIn - 900, exp: now + expiresIn }, secret, {

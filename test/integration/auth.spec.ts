@@ -12,9 +12,18 @@ describe("auth over HTTP", () => {
 	afterAll(() => gochat.stop());
 
 	test("register returns the user and a working token pair", async () => {
-		const res = await api.post("/api/v1/auth/register", { username: "Alice_1", password: "password1", displayName: "Alice" });
+		const res = await api.post("/api/v1/auth/register", {
+			username: "Alice_1",
+			password: "password1",
+			displayName: "Alice"
+		});
 		expect(res.status).toBe(201);
-		expect(res.body.user).toMatchObject({ username: "Alice_1", displayName: "Alice", isGuest: false, avatarUrl: null });
+		expect(res.body.user).toMatchObject({
+			username: "Alice_1",
+			displayName: "Alice",
+			isGuest: false,
+			avatarUrl: null
+		});
 		expect(res.body.user.id).toMatch(/^\d+$/);
 		expect(res.body.user).not.toHaveProperty("passwordHash");
 		const me = await api.as(res.body.accessToken).get("/api/v1/users/me");
@@ -49,7 +58,10 @@ describe("auth over HTTP", () => {
 
 	test("login accepts the username in any case and refuses a wrong password", async () => {
 		const alice = await register(api, "login");
-		const ok = await api.post("/api/v1/auth/login", { username: alice.user.username.toUpperCase(), password: "correct horse" });
+		const ok = await api.post("/api/v1/auth/login", {
+			username: alice.user.username.toUpperCase(),
+			password: "correct horse"
+		});
 		expect(ok.status).toBe(200);
 		expect(ok.body.user.id).toBe(alice.user.id);
 		const bad = await api.post("/api/v1/auth/login", { username: alice.user.username, password: "wrong horse" });

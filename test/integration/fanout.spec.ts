@@ -23,7 +23,10 @@ describe("large-group fan-out through the durable queue", () => {
 		const owner = await register(api, "owner");
 		const members: Account[] = [];
 		for (let i = 0; i < 599; i++) members.push(await register(api, `m${i}`));
-		const created = await owner.api.post("/api/v1/groups", { name: "six hundred", memberIds: members.map(m => m.user.id) });
+		const created = await owner.api.post("/api/v1/groups", {
+			name: "six hundred",
+			memberIds: members.map(m => m.user.id)
+		});
 		expect(created.body.group.memberCount).toBe(600);
 		const conversationId = created.body.group.conversationId;
 
@@ -36,8 +39,15 @@ describe("large-group fan-out through the durable queue", () => {
 		const outsiderLog = record<NewMessage>(outsider, "message:new");
 
 		const before = await gochat.broker.call<{ messages: number; batches: number }>("task.fanout.stats");
-		const arrivals = listeners.map(s => nextEvent<NewMessage>(s, "message:new", e => e.message.content === "to all 600"));
-		const ack = await emitAck(ownerSocket, "message:send", { conversationId, clientMsgId: "big-1", type: "text", content: "to all 600" });
+		const arrivals = listeners.map(s =>
+			nextEvent<NewMessage>(s, "message:new", e => e.message.content === "to all 600")
+		);
+		const ack = await emitAck(ownerSocket, "message:send", {
+			conversationId,
+			clientMsgId: "big-1",
+			type: "text",
+			content: "to all 600"
+		});
 		expect(ack.ok).toBe(true);
 		await Promise.all(arrivals);
 		const after = await gochat.broker.call<{ messages: number; batches: number }>("task.fanout.stats");
@@ -46,7 +56,12 @@ describe("large-group fan-out through the durable queue", () => {
 
 		// A second message through the same path arrives after the first everywhere: nothing is left in flight.
 		const marks = listeners.map(s => nextEvent<NewMessage>(s, "message:new", e => e.message.content === "second"));
-		await emitAck(ownerSocket, "message:send", { conversationId, clientMsgId: "big-2", type: "text", content: "second" });
+		await emitAck(ownerSocket, "message:send", {
+			conversationId,
+			clientMsgId: "big-2",
+			type: "text",
+			content: "second"
+		});
 		await Promise.all(marks);
 		for (const log of logs) expect(log.map(e => e.message.content)).toEqual(["to all 600", "second"]);
 		expect(outsiderLog).toEqual([]);

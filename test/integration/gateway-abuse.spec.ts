@@ -5,12 +5,21 @@ import { startGoChat, RunningGoChat } from "../helpers/gochat";
 import { Account, Api, register } from "../helpers/http";
 import { closeAll, connect, emitAck } from "../helpers/sockets";
 
-type Ack = { ok: boolean; error?: { code: string; message: string; details?: { retryAfter?: number } }; [key: string]: unknown };
+type Ack = {
+	ok: boolean;
+	error?: { code: string; message: string; details?: { retryAfter?: number } };
+	[key: string]: unknown;
+};
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 let counter = 0;
-const message = (conversationId: string, content = "hi") => ({ conversationId, clientMsgId: `abuse-${++counter}`, type: "text", content });
+const message = (conversationId: string, content = "hi") => ({
+	conversationId,
+	clientMsgId: `abuse-${++counter}`,
+	type: "text",
+	content
+});
 
 /** Sends one message after another and returns each ack's latency. */
 async function timedSends(socket: Socket, conversationId: string, count: number): Promise<number[]> {
@@ -34,7 +43,8 @@ async function timedRequests(api: Api, path: string, count: number): Promise<num
 	return latencies;
 }
 
-const direct = async (a: Account, b: Account) => (await a.api.post("/api/v1/conversations/direct", { userId: b.user.id })).body.conversation.id as string;
+const direct = async (a: Account, b: Account) =>
+	(await a.api.post("/api/v1/conversations/direct", { userId: b.user.id })).body.conversation.id as string;
 
 /**
  * An abusive client in a process of its own (so its work does not slow the server's event loop,
@@ -84,12 +94,25 @@ process.stdin.on("data", () => {
 `;
 
 type FloodTally = {
-	ok: number; limited: number; other: number; retryAfter: number[]; cutOff: { code: string; message: string } | null; disconnect: string | null;
-	handshakesRefused: number; refusal: { code: string; message: string; details?: { retryAfter: number } } | null;
+	ok: number;
+	limited: number;
+	other: number;
+	retryAfter: number[];
+	cutOff: { code: string; message: string } | null;
+	disconnect: string | null;
+	handshakesRefused: number;
+	refusal: { code: string; message: string; details?: { retryAfter: number } } | null;
 };
 
-async function startFlooder(baseUrl: string, token: string, conversationId: string, inFlight: number): Promise<{ stop(): Promise<FloodTally> }> {
-	const child = spawn(process.execPath, ["-e", FLOODER, baseUrl, token, conversationId, String(inFlight)], { stdio: ["pipe", "pipe", "inherit"] });
+async function startFlooder(
+	baseUrl: string,
+	token: string,
+	conversationId: string,
+	inFlight: number
+): Promise<{ stop(): Promise<FloodTally> }> {
+	const child = spawn(process.execPath, ["-e", FLOODER, baseUrl, token, conversationId, String(inFlight)], {
+		stdio: ["pipe", "pipe", "inherit"]
+	});
 	const lines: string[] = [];
 	const waiters: Array<() => void> = [];
 	let buffered = "";
@@ -117,7 +140,11 @@ async function startFlooder(baseUrl: string, token: string, conversationId: stri
 
 /** A GoChat started with `env` for one describe block, and the sockets its tests open. */
 function gochatWith(env: Record<string, string>) {
-	const context = { gochat: undefined as unknown as RunningGoChat, api: undefined as unknown as Api, sockets: [] as Socket[] };
+	const context = {
+		gochat: undefined as unknown as RunningGoChat,
+		api: undefined as unknown as Api,
+		sockets: [] as Socket[]
+	};
 	beforeAll(async () => {
 		context.gochat = await startGoChat(env);
 		context.api = new Api(context.gochat.baseUrl);
@@ -138,7 +165,9 @@ describe("the send rate per socket, at its defaults", () => {
 
 	test("a client that keeps 200 sends in flight is refused, then cut off and kept out; a client beside it keeps its latency", async () => {
 		const { api, open } = setup;
-		const [abuser, abusersPeer, good, goodsPeer] = await Promise.all(["flood", "floodpeer", "calm", "calmpeer"].map(name => register(api, name)));
+		const [abuser, abusersPeer, good, goodsPeer] = await Promise.all(
+			["flood", "floodpeer", "calm", "calmpeer"].map(name => register(api, name))
+		);
 		const [floodId, calmId] = [await direct(abuser, abusersPeer), await direct(good, goodsPeer)];
 		// Two sockets, 15 sends each: together within the calm user's own rates.
 		const [calmBefore, calmDuring] = [await open(good), await open(good)];
@@ -150,9 +179,11 @@ describe("the send rate per socket, at its defaults", () => {
 		const during = await timedSends(calmDuring, calmId, 15);
 		const tally = await flood.stop();
 
-		console.log(`flooder (200 sends in flight, SEND_RATE_SOCKET=20/1s): ${tally.ok} accepted, ${tally.limited} refused ` +
-			`(retryAfter ${tally.retryAfter.join(",")} s), then cut off (${tally.disconnect}) and ${tally.handshakesRefused} reconnects refused; ` +
-			`calm client's median ack ${ms(median(before))} before, ${ms(median(during))} during`);
+		console.log(
+			`flooder (200 sends in flight, SEND_RATE_SOCKET=20/1s): ${tally.ok} accepted, ${tally.limited} refused ` +
+				`(retryAfter ${tally.retryAfter.join(",")} s), then cut off (${tally.disconnect}) and ${tally.handshakesRefused} reconnects refused; ` +
+				`calm client's median ack ${ms(median(before))} before, ${ms(median(during))} during`
+		);
 		expect(tally.other).toBe(0);
 		expect(tally.limited).toBeGreaterThan(0);
 		expect(tally.retryAfter.every(s => s >= 1)).toBe(true);
@@ -207,7 +238,11 @@ describe("the send rate per user", () => {
 
 		expect(await codes(first, 6)).toEqual(["ok", "ok", "ok", "ok", "ok", "RATE_LIMITED"]);
 		const socketLimited = await emitAck<Ack>(first, "message:send", message(id));
-		expect(socketLimited.error).toMatchObject({ code: "RATE_LIMITED", message: expect.stringContaining("this socket"), details: { retryAfter: expect.any(Number) } });
+		expect(socketLimited.error).toMatchObject({
+			code: "RATE_LIMITED",
+			message: expect.stringContaining("this socket"),
+			details: { retryAfter: expect.any(Number) }
+		});
 		expect(await codes(second, 2)).toEqual(["ok", "ok"]);
 		expect(await jan.api.post(`/api/v1/conversations/${id}/messages`, message(id))).toMatchObject({ status: 200 });
 
@@ -233,13 +268,22 @@ describe("other socket events", () => {
 		const id = await direct(lea, max);
 		const [busy, other] = [await open(lea), await open(lea)];
 		const events: Array<[string, unknown]> = [
-			["typing", { conversationId: id }], ["conversation:read", { conversationId: id, seq: 0 }], ["sync", {}],
-			["auth:refresh", { token: "garbage" }], ["no-such-event", {}], ["typing", { conversationId: "group_1" }],
-			["call", "repo.users.getMany"], ["typing", {}]
+			["typing", { conversationId: id }],
+			["conversation:read", { conversationId: id, seq: 0 }],
+			["sync", {}],
+			["auth:refresh", { token: "garbage" }],
+			["no-such-event", {}],
+			["typing", { conversationId: "group_1" }],
+			["call", "repo.users.getMany"],
+			["typing", {}]
 		];
-		for (const [event, payload] of events) expect((await emitAck<Ack>(busy, event, payload)).error?.code).not.toBe("RATE_LIMITED");
+		for (const [event, payload] of events)
+			expect((await emitAck<Ack>(busy, event, payload)).error?.code).not.toBe("RATE_LIMITED");
 		const refused = await emitAck<Ack>(busy, "sync", {});
-		expect(refused).toMatchObject({ ok: false, error: { code: "RATE_LIMITED", message: expect.stringContaining("events from this socket") } });
+		expect(refused).toMatchObject({
+			ok: false,
+			error: { code: "RATE_LIMITED", message: expect.stringContaining("events from this socket") }
+		});
 		// 8 per minute: one more every 7.5 s.
 		expect(refused.error!.details!.retryAfter).toBeGreaterThanOrEqual(7);
 		expect(refused.error!.details!.retryAfter).toBeLessThanOrEqual(8);
@@ -251,14 +295,27 @@ describe("other socket events", () => {
 		const { api, open } = setup;
 		const nia = await register(api, "nia");
 		const events = ["message:send", "conversation:read", "typing", "sync", "auth:refresh", "call", "no-such-event"];
-		const argumentLists: unknown[][] = [[], [null], [42], ["text"], [[1, 2]], [{ conversationId: "world" }, 7, "extra"], [true, null, {}]];
+		const argumentLists: unknown[][] = [
+			[],
+			[null],
+			[42],
+			["text"],
+			[[1, 2]],
+			[{ conversationId: "world" }, 7, "extra"],
+			[true, null, {}]
+		];
 		let acked = 0;
 		for (const event of events) {
 			// A fresh socket per event keeps these within the event rate.
 			const socket = await open(nia);
 			for (const args of argumentLists) {
-				const ack = await socket.timeout(5000).emitWithAck(event, ...args) as Ack;
-				expect({ event, args, ok: typeof ack.ok, code: ack.error?.code }).toEqual({ event, args, ok: "boolean", code: ack.ok ? undefined : expect.any(String) });
+				const ack = (await socket.timeout(5000).emitWithAck(event, ...args)) as Ack;
+				expect({ event, args, ok: typeof ack.ok, code: ack.error?.code }).toEqual({
+					event,
+					args,
+					ok: "boolean",
+					code: ack.ok ? undefined : expect.any(String)
+				});
 				expect(ack.error?.code).not.toBe("INTERNAL");
 				acked++;
 			}
@@ -266,7 +323,10 @@ describe("other socket events", () => {
 		expect(acked).toBe(events.length * argumentLists.length);
 		// The finding: `typing` sent with only an ack was never answered.
 		const fresh = await open(nia);
-		expect(await fresh.timeout(5000).emitWithAck("typing")).toMatchObject({ ok: false, error: { code: "INVALID_INPUT" } });
+		expect(await fresh.timeout(5000).emitWithAck("typing")).toMatchObject({
+			ok: false,
+			error: { code: "INVALID_INPUT" }
+		});
 	});
 });
 
@@ -278,28 +338,44 @@ describe("the typing throttle", () => {
 		const { api, gochat, open } = setup;
 		const oli = await register(api, "oli");
 		const socket = await open(oli);
-		const remembered = () => (gochat.broker.getLocalService("api") as unknown as ServerSide).io.of("/").sockets.get(socket.id!)!.data.typing?.size ?? 0;
+		const remembered = () =>
+			(gochat.broker.getLocalService("api") as unknown as ServerSide).io.of("/").sockets.get(socket.id!)!.data
+				.typing?.size ?? 0;
 		const started = performance.now();
 		// Every 20th id has the form of a real one, so logic looks it up; the others it refuses at sight.
 		const foreignId = (i: number) => (i % 20 === 0 ? `group_${i + 1}` : `no-such-conversation-${i}`);
 		for (let batch = 0; batch < 20_000; batch += 1000) {
-			const acks = await Promise.all(Array.from({ length: 1000 }, (_, i) => emitAck<Ack>(socket, "typing", { conversationId: foreignId(batch + i) })));
+			const acks = await Promise.all(
+				Array.from({ length: 1000 }, (_, i) =>
+					emitAck<Ack>(socket, "typing", { conversationId: foreignId(batch + i) })
+				)
+			);
 			expect(acks.every(ack => ack.ok === false && ack.error!.code !== "RATE_LIMITED")).toBe(true);
 		}
 		const seconds = (performance.now() - started) / 1000;
 		expect(remembered()).toBe(0);
 
-		const groups = await Promise.all(Array.from({ length: 70 }, (_, i) => oli.api.post("/api/v1/groups", { name: `g${i}` })));
-		for (const { body } of groups) expect((await emitAck<Ack>(socket, "typing", { conversationId: body.group.conversationId })).ok).toBe(true);
+		const groups = await Promise.all(
+			Array.from({ length: 70 }, (_, i) => oli.api.post("/api/v1/groups", { name: `g${i}` }))
+		);
+		for (const { body } of groups)
+			expect((await emitAck<Ack>(socket, "typing", { conversationId: body.group.conversationId })).ok).toBe(true);
 		expect(remembered()).toBe(64);
 		const again = await emitAck<Ack>(socket, "typing", { conversationId: groups[69].body.group.conversationId });
 		expect(again).toMatchObject({ ok: false, error: { code: "RATE_LIMITED", details: { retryAfter: 1 } } });
-		console.log(`typing: 20,000 foreign ids refused in ${seconds.toFixed(1)} s and none remembered; 70 own conversations, ${remembered()} remembered`);
+		console.log(
+			`typing: 20,000 foreign ids refused in ${seconds.toFixed(1)} s and none remembered; 70 own conversations, ${remembered()} remembered`
+		);
 	}, 60_000);
 });
 
 /** Opens a raw connection, writes `head`, then `trickle` one byte every `everyMs`; resolves when the server closes it. */
-function slowClient(baseUrl: string, head: string, trickle: string, everyMs: number): Promise<{ elapsedMs: number; reply: string }> {
+function slowClient(
+	baseUrl: string,
+	head: string,
+	trickle: string,
+	everyMs: number
+): Promise<{ elapsedMs: number; reply: string }> {
 	const { hostname, port } = new URL(baseUrl);
 	return new Promise(resolve => {
 		const started = performance.now();
@@ -326,22 +402,37 @@ describe("slow clients", () => {
 		const { api, gochat, open, sockets } = setup;
 		const pia = await register(api, "pia");
 		const websocket = await open(pia);
-		const polling = io(gochat.baseUrl, { auth: { token: pia.accessToken }, transports: ["polling"], reconnection: false, forceNew: true });
+		const polling = io(gochat.baseUrl, {
+			auth: { token: pia.accessToken },
+			transports: ["polling"],
+			reconnection: false,
+			forceNew: true
+		});
 		sockets.push(polling);
 		await new Promise(resolve => polling.once("connect", () => resolve(undefined)));
 		const before = await timedRequests(pia.api, "/api/v1/users/me", 20);
 
 		const body = JSON.stringify({ username: "slowpoke", password: "correct horse" });
-		const bodies = Array.from({ length: 20 }, () => slowClient(gochat.baseUrl,
-			`POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, body, 100));
-		const headers = Array.from({ length: 20 }, () => slowClient(gochat.baseUrl, "GET /health HTTP/1.1\r\n", "Host: x\r\nX-Slow: " + "y".repeat(200), 100));
+		const bodies = Array.from({ length: 20 }, () =>
+			slowClient(
+				gochat.baseUrl,
+				`POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+				body,
+				100
+			)
+		);
+		const headers = Array.from({ length: 20 }, () =>
+			slowClient(gochat.baseUrl, "GET /health HTTP/1.1\r\n", "Host: x\r\nX-Slow: " + "y".repeat(200), 100)
+		);
 		const during = await timedRequests(pia.api, "/api/v1/users/me", 20);
 		const [cutBodies, cutHeaders] = [await Promise.all(bodies), await Promise.all(headers)];
 
 		const slowest = (cut: Array<{ elapsedMs: number }>) => Math.max(...cut.map(c => c.elapsedMs));
-		console.log(`slow clients: trickled bodies cut after at most ${ms(slowest(cutBodies))} (HTTP_REQUEST_TIMEOUT_MS=3000), ` +
-			`trickled headers after ${ms(slowest(cutHeaders))} (HTTP_HEADERS_TIMEOUT_MS=2000); ` +
-			`median request ${ms(median(before))} before, ${ms(median(during))} during`);
+		console.log(
+			`slow clients: trickled bodies cut after at most ${ms(slowest(cutBodies))} (HTTP_REQUEST_TIMEOUT_MS=3000), ` +
+				`trickled headers after ${ms(slowest(cutHeaders))} (HTTP_HEADERS_TIMEOUT_MS=2000); ` +
+				`median request ${ms(median(before))} before, ${ms(median(during))} during`
+		);
 		for (const cut of cutBodies) {
 			expect(cut.elapsedMs).toBeGreaterThanOrEqual(2900);
 			expect(cut.elapsedMs).toBeLessThan(3000 + 2000);

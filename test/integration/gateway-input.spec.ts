@@ -15,7 +15,15 @@ let rawAckId = 1_000_000;
  * that one cannot even serialise a payload a few thousand levels deep. Resolves with the ack.
  */
 function rawEmit(socket: Socket, event: string, payloadJson: string): Promise<any> {
-	const engine = (socket.io as unknown as { engine: { write(data: string): void; on(e: string, f: (p: { type: string; data?: unknown }) => void): void; off(e: string, f: unknown): void } }).engine;
+	const engine = (
+		socket.io as unknown as {
+			engine: {
+				write(data: string): void;
+				on(e: string, f: (p: { type: string; data?: unknown }) => void): void;
+				off(e: string, f: unknown): void;
+			};
+		}
+	).engine;
 	const id = ++rawAckId;
 	return new Promise((resolve, reject) => {
 		const timer = setTimeout(() => reject(new Error(`no ack for ${event}`)), 10000);
@@ -34,8 +42,11 @@ function rawEmit(socket: Socket, event: string, payloadJson: string): Promise<an
 /** Records the params an action receives on the node that runs it (after the transporter, in a cluster). */
 function spyOnParams(node: RunningGoChat, action: string): unknown[] {
 	const seen: unknown[] = [];
-	const list = (node.broker.registry as unknown as { getActionEndpoints(name: string): { endpoints: Array<{ local: boolean; action: { handler: Handler } }> } })
-		.getActionEndpoints(action);
+	const list = (
+		node.broker.registry as unknown as {
+			getActionEndpoints(name: string): { endpoints: Array<{ local: boolean; action: { handler: Handler } }> };
+		}
+	).getActionEndpoints(action);
 	const endpoint = list.endpoints.find(e => e.local)!;
 	const original = endpoint.action.handler;
 	endpoint.action.handler = ctx => {
@@ -62,10 +73,14 @@ describe("gateway input, with the gateway on its own node", () => {
 	beforeAll(async () => {
 		logic = await startGoChat({ SERVICES: "logic,repo,task", JSON_MAX_DEPTH: "10" }, { cluster: true });
 		gateway = await startGoChat({ SERVICES: "gateway", JSON_MAX_DEPTH: "10" }, { join: logic });
-		await gateway.broker.waitForServices(["auth", "users", "conversations", "messages", "groups", "repo.presence"], 10000);
+		await gateway.broker.waitForServices(
+			["auth", "users", "conversations", "messages", "groups", "repo.presence"],
+			10000
+		);
 		api = new Api(gateway.baseUrl);
 		[alice, bob] = [await register(api, "alice"), await register(api, "bob")];
-		conversationId = (await alice.api.post("/api/v1/conversations/direct", { userId: bob.user.id })).body.conversation.id;
+		conversationId = (await alice.api.post("/api/v1/conversations/direct", { userId: bob.user.id })).body
+			.conversation.id;
 	});
 	afterEach(() => closeAll(sockets.splice(0)));
 	afterAll(async () => {
@@ -77,17 +92,31 @@ describe("gateway input, with the gateway on its own node", () => {
 		// Sent as text: JSON.stringify itself overflows at a few thousand levels.
 		const deep = "[".repeat(40_000) + "]".repeat(40_000);
 		const cases: Array<[string, string, string]> = [
-			["POST", `/api/v1/conversations/${conversationId}/messages`, `{"clientMsgId":"deep-1","type":"text","content":"x","extra":${deep}}`],
-			["POST", `/api/v1/conversations/${conversationId}/messages`, `{"clientMsgId":"deep-2","type":"text","content":${deep}}`],
+			[
+				"POST",
+				`/api/v1/conversations/${conversationId}/messages`,
+				`{"clientMsgId":"deep-1","type":"text","content":"x","extra":${deep}}`
+			],
+			[
+				"POST",
+				`/api/v1/conversations/${conversationId}/messages`,
+				`{"clientMsgId":"deep-2","type":"text","content":${deep}}`
+			],
 			["PATCH", "/api/v1/users/me", `{"displayName":"Alice","extra":${deep}}`],
 			["POST", "/api/v1/groups", `{"name":"deep","memberIds":${deep}}`]
 		];
 		for (const [method, path, raw] of cases) {
 			const res = await alice.api.request(method, path, undefined, { raw });
-			expect({ path, status: res.status, code: res.body.error?.code }).toEqual({ path, status: 400, code: "INVALID_INPUT" });
+			expect({ path, status: res.status, code: res.body.error?.code }).toEqual({
+				path,
+				status: 400,
+				code: "INVALID_INPUT"
+			});
 			expect(res.body.error.message).toBe("The request is nested deeper than 10 levels");
 		}
-		const login = await api.request("POST", "/api/v1/auth/login", undefined, { raw: `{"username":"alice","password":"whatever1","extra":${deep}}` });
+		const login = await api.request("POST", "/api/v1/auth/login", undefined, {
+			raw: `{"username":"alice","password":"whatever1","extra":${deep}}`
+		});
 		expect(login.status).toBe(400);
 		const history = await alice.api.get(`/api/v1/conversations/${conversationId}/messages`);
 		expect(history.body.messages).toEqual([]);
@@ -97,12 +126,22 @@ describe("gateway input, with the gateway on its own node", () => {
 	test("JSON_MAX_DEPTH levels pass; undeclared and $-fields never reach the action", async () => {
 		const seen = spyOnParams(logic, "messages.send");
 		const res = await alice.api.post(`/api/v1/conversations/${conversationId}/messages`, {
-			clientMsgId: "shallow-1", type: "text", content: "fine", extra: nestedArrays(9), $params: { conversationId: "world" }, $$strict: false
+			clientMsgId: "shallow-1",
+			type: "text",
+			content: "fine",
+			extra: nestedArrays(9),
+			$params: { conversationId: "world" },
+			$$strict: false
 		});
 		expect(res.status).toBe(200);
 		expect(res.body.message.conversationId).toBe(conversationId);
 		expect(seen).toEqual([{ conversationId, clientMsgId: "shallow-1", type: "text", content: "fine" }]);
-		const tooDeep = await alice.api.post(`/api/v1/conversations/${conversationId}/messages`, { clientMsgId: "shallow-2", type: "text", content: "x", extra: nestedArrays(10) });
+		const tooDeep = await alice.api.post(`/api/v1/conversations/${conversationId}/messages`, {
+			clientMsgId: "shallow-2",
+			type: "text",
+			content: "x",
+			extra: nestedArrays(10)
+		});
 		expect(tooDeep.status).toBe(400);
 	});
 
@@ -110,17 +149,38 @@ describe("gateway input, with the gateway on its own node", () => {
 		const socket = await connect(gateway.baseUrl, alice.accessToken);
 		sockets.push(socket);
 		const deepJson = "[".repeat(100_000) + "]".repeat(100_000);
-		const deep = await rawEmit(socket, "message:send", `{"conversationId":"${conversationId}","clientMsgId":"s-deep","type":"text","content":"x","extra":${deepJson}}`);
-		expect(deep).toEqual({ ok: false, error: { code: "INVALID_INPUT", message: "The event payload is nested deeper than 10 levels" } });
+		const deep = await rawEmit(
+			socket,
+			"message:send",
+			`{"conversationId":"${conversationId}","clientMsgId":"s-deep","type":"text","content":"x","extra":${deepJson}}`
+		);
+		expect(deep).toEqual({
+			ok: false,
+			error: { code: "INVALID_INPUT", message: "The event payload is nested deeper than 10 levels" }
+		});
 		for (const event of ["conversation:read", "typing", "sync", "auth:refresh", "no-such-event"]) {
 			const ack = await emitAck(socket, event, { since: nestedArrays(3000) });
-			expect({ event, ok: ack.ok, code: ack.error?.code }).toEqual({ event, ok: false, code: event === "no-such-event" ? "ROUTE_NOT_FOUND" : "INVALID_INPUT" });
+			expect({ event, ok: ack.ok, code: ack.error?.code }).toEqual({
+				event,
+				ok: false,
+				code: event === "no-such-event" ? "ROUTE_NOT_FOUND" : "INVALID_INPUT"
+			});
 		}
 		const seen = spyOnParams(logic, "conversations.markRead");
-		const read = await emitAck(socket, "conversation:read", { conversationId, seq: 0, $$strict: false, extra: { a: 1 } });
+		const read = await emitAck(socket, "conversation:read", {
+			conversationId,
+			seq: 0,
+			$$strict: false,
+			extra: { a: 1 }
+		});
 		expect(read.ok).toBe(true);
 		expect(seen).toEqual([{ conversationId, seq: 0 }]);
-		const stillThere = await emitAck(socket, "message:send", { conversationId, clientMsgId: "s-ok", type: "text", content: "after" });
+		const stillThere = await emitAck(socket, "message:send", {
+			conversationId,
+			clientMsgId: "s-ok",
+			type: "text",
+			content: "after"
+		});
 		expect(stillThere.ok).toBe(true);
 	});
 });
@@ -130,7 +190,8 @@ describe("the address the gateway listens on", () => {
 		const local = await startGoChat({ HOST: "127.0.0.1" });
 		const everywhere = await startGoChat({});
 		try {
-			const server = (node: RunningGoChat) => (node.broker.getLocalService("api") as unknown as { server: import("http").Server }).server;
+			const server = (node: RunningGoChat) =>
+				(node.broker.getLocalService("api") as unknown as { server: import("http").Server }).server;
 			expect(server(local).address()).toMatchObject({ address: "127.0.0.1" });
 			expect(server(everywhere).address()).toMatchObject({ address: "0.0.0.0" });
 			expect((await new Api(local.baseUrl).get("/health")).status).toBe(200);

@@ -24,7 +24,9 @@ describe("consent to be added to groups", () => {
 	const groupsOf = async (account: Account) => {
 		const res = await account.api.get("/api/v1/conversations");
 		expect(res.status).toBe(200);
-		return res.body.conversations.filter((c: { type: string }) => c.type === "group").map((c: { id: string }) => c.id);
+		return res.body.conversations
+			.filter((c: { type: string }) => c.type === "group")
+			.map((c: { id: string }) => c.id);
 	};
 	const memberIds = async (viewer: Account, groupId: string) => {
 		const res = await viewer.api.get(`/api/v1/groups/${groupId}/members`);
@@ -40,8 +42,12 @@ describe("consent to be added to groups", () => {
 		test("is 'everyone' by default, shown in GET /users/me and in no one's public profile", async () => {
 			const [alice, bob] = [await register(api, "alice"), await register(api, "bob")];
 			expect((await alice.api.get("/api/v1/users/me")).body.user.groupAddPolicy).toBe("everyone");
-			expect((await bob.api.get(`/api/v1/users/${alice.user.id}`)).body.user).not.toHaveProperty("groupAddPolicy");
-			expect((await alice.api.get(`/api/v1/users/${alice.user.id}`)).body.user).not.toHaveProperty("groupAddPolicy");
+			expect((await bob.api.get(`/api/v1/users/${alice.user.id}`)).body.user).not.toHaveProperty(
+				"groupAddPolicy"
+			);
+			expect((await alice.api.get(`/api/v1/users/${alice.user.id}`)).body.user).not.toHaveProperty(
+				"groupAddPolicy"
+			);
 			const group = (await createGroup(bob, [alice])).body.group;
 			const members = (await bob.api.get(`/api/v1/groups/${group.id}/members`)).body.members;
 			for (const member of members) expect(member.user).not.toHaveProperty("groupAddPolicy");
@@ -53,11 +59,19 @@ describe("consent to be added to groups", () => {
 			const alice = await register(api, "setter");
 			for (const policy of ["nobody", "contacts", "everyone"]) {
 				await setPolicy(alice, policy);
-				expect((await alice.api.get("/api/v1/users/me")).body.user).toMatchObject({ groupAddPolicy: policy, displayName: "setter" });
+				expect((await alice.api.get("/api/v1/users/me")).body.user).toMatchObject({
+					groupAddPolicy: policy,
+					displayName: "setter"
+				});
 			}
 		});
 
-		test.each([[{ groupAddPolicy: "friends" }], [{ groupAddPolicy: null }], [{ groupAddPolicy: 1 }], [{ groupAddPolicy: "" }]])("%j is refused with 400 and changes nothing", async body => {
+		test.each([
+			[{ groupAddPolicy: "friends" }],
+			[{ groupAddPolicy: null }],
+			[{ groupAddPolicy: 1 }],
+			[{ groupAddPolicy: "" }]
+		])("%j is refused with 400 and changes nothing", async body => {
 			const alice = await register(api, "badpolicy");
 			await setPolicy(alice, "contacts");
 			const res = await alice.api.patch("/api/v1/users/me", body);
@@ -77,7 +91,11 @@ describe("consent to be added to groups", () => {
 		});
 
 		test("creating a group with them and others adds the others and lists the refused", async () => {
-			const [owner, shy, open] = [await register(api, "owner"), await register(api, "shy"), await register(api, "open")];
+			const [owner, shy, open] = [
+				await register(api, "owner"),
+				await register(api, "shy"),
+				await register(api, "open")
+			];
 			await setPolicy(shy, "nobody");
 			const res = await createGroup(owner, [shy, open]);
 			expect(res.status).toBe(201);
@@ -88,13 +106,20 @@ describe("consent to be added to groups", () => {
 		});
 
 		test("adding them is refused with 403; adding them with others adds only the others", async () => {
-			const [owner, shy, open] = [await register(api, "owner"), await register(api, "shy"), await register(api, "open")];
+			const [owner, shy, open] = [
+				await register(api, "owner"),
+				await register(api, "shy"),
+				await register(api, "open")
+			];
 			await setPolicy(shy, "nobody");
 			const group = (await createGroup(owner, [])).body.group;
 			expectRefusal(await add(owner, group.id, [shy]), [{ userId: shy.user.id, reason: "policy" }]);
 			const mixed = await add(owner, group.id, [shy, open]);
 			expect(mixed.status).toBe(200);
-			expect(mixed.body).toMatchObject({ added: [open.user.id], refused: [{ userId: shy.user.id, reason: "policy" }] });
+			expect(mixed.body).toMatchObject({
+				added: [open.user.id],
+				refused: [{ userId: shy.user.id, reason: "policy" }]
+			});
 			expect(mixed.body.group.memberCount).toBe(2);
 			expect(await memberIds(owner, group.id)).toEqual([owner.user.id, open.user.id].sort());
 		});
@@ -111,7 +136,11 @@ describe("consent to be added to groups", () => {
 
 	describe("'contacts'", () => {
 		test("only people with a 1:1 conversation with them may add them, whoever opened it", async () => {
-			const [friend, foe, picky] = [await register(api, "friend"), await register(api, "foe"), await register(api, "picky")];
+			const [friend, foe, picky] = [
+				await register(api, "friend"),
+				await register(api, "foe"),
+				await register(api, "picky")
+			];
 			await setPolicy(picky, "contacts");
 			expectRefusal(await createGroup(foe, [picky]), [{ userId: picky.user.id, reason: "policy" }]);
 			expectRefusal(await createGroup(friend, [picky]), [{ userId: picky.user.id, reason: "policy" }]);
@@ -127,7 +156,11 @@ describe("consent to be added to groups", () => {
 		});
 
 		test("an admin who is a contact may add them to a group whose owner is not", async () => {
-			const [owner, admin, picky] = [await register(api, "owner"), await register(api, "admin"), await register(api, "picky")];
+			const [owner, admin, picky] = [
+				await register(api, "owner"),
+				await register(api, "admin"),
+				await register(api, "picky")
+			];
 			await setPolicy(picky, "contacts");
 			await admin.api.post("/api/v1/conversations/direct", { userId: picky.user.id });
 			const group = (await createGroup(owner, [admin])).body.group;
@@ -140,7 +173,11 @@ describe("consent to be added to groups", () => {
 
 	describe("blocking a group", () => {
 		test("a member who blocks leaves, and nobody can add them again until they unblock", async () => {
-			const [owner, admin, quitter] = [await register(api, "owner"), await register(api, "admin"), await register(api, "quitter")];
+			const [owner, admin, quitter] = [
+				await register(api, "owner"),
+				await register(api, "admin"),
+				await register(api, "quitter")
+			];
 			const group = (await createGroup(owner, [admin, quitter])).body.group;
 			await owner.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "admin" });
 
@@ -165,7 +202,10 @@ describe("consent to be added to groups", () => {
 			expect(unblocked.status).toBe(200);
 			expect(unblocked.body).toEqual({ groupId: group.id, blocked: false });
 			expect(await memberIds(owner, group.id)).toEqual([owner.user.id, admin.user.id].sort());
-			expect((await add(owner, group.id, [quitter])).body).toMatchObject({ added: [quitter.user.id], refused: [] });
+			expect((await add(owner, group.id, [quitter])).body).toMatchObject({
+				added: [quitter.user.id],
+				refused: []
+			});
 		});
 
 		test("a block outranks the policy and is reported as 'blocked'", async () => {
@@ -188,7 +228,11 @@ describe("consent to be added to groups", () => {
 		});
 
 		test("an owner who blocks hands the group to the longest-standing admin", async () => {
-			const [owner, admin, member] = [await register(api, "owner"), await register(api, "admin"), await register(api, "member")];
+			const [owner, admin, member] = [
+				await register(api, "owner"),
+				await register(api, "admin"),
+				await register(api, "member")
+			];
 			const group = (await createGroup(owner, [admin, member])).body.group;
 			await owner.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "admin" });
 			expect((await owner.api.post(`/api/v1/groups/${group.id}/block`)).body.left).toBe(true);

@@ -47,7 +47,10 @@ describe("groups over HTTP", () => {
 	async function groupConversations(account: Account): Promise<string[]> {
 		const res = await account.api.get("/api/v1/conversations");
 		expect(res.status).toBe(200);
-		return res.body.conversations.filter((c: any) => c.type === "group").map((c: any) => c.id).sort();
+		return res.body.conversations
+			.filter((c: any) => c.type === "group")
+			.map((c: any) => c.id)
+			.sort();
 	}
 
 	function expectError(res: Reply, status: number, code: string): void {
@@ -73,10 +76,18 @@ describe("groups over HTTP", () => {
 	describe("creating a group", () => {
 		test("the creator becomes owner, the listed users become members, and everyone can open the group", async () => {
 			const [owner, bob, carol] = await users(3, "create");
-			const res = await owner.api.post("/api/v1/groups", { name: "Hiking club", memberIds: [bob.user.id, carol.user.id] });
+			const res = await owner.api.post("/api/v1/groups", {
+				name: "Hiking club",
+				memberIds: [bob.user.id, carol.user.id]
+			});
 			expect(res.status).toBe(201);
 			const group = res.body.group;
-			expect(group).toMatchObject({ name: "Hiking club", ownerId: owner.user.id, memberCount: 3, avatarUrl: null });
+			expect(group).toMatchObject({
+				name: "Hiking club",
+				ownerId: owner.user.id,
+				memberCount: 3,
+				avatarUrl: null
+			});
 			expect(group.id).toMatch(/^\d+$/);
 			expect(group.conversationId).toBe(`group_${group.id}`);
 			expect(new Date(group.createdAt).toISOString()).toBe(group.createdAt);
@@ -87,7 +98,11 @@ describe("groups over HTTP", () => {
 				[carol.user.id]: "member"
 			});
 			for (const member of [bob, carol]) {
-				expect(await groupAs(member, group.id)).toMatchObject({ id: group.id, ownerId: owner.user.id, memberCount: 3 });
+				expect(await groupAs(member, group.id)).toMatchObject({
+					id: group.id,
+					ownerId: owner.user.id,
+					memberCount: 3
+				});
 			}
 		});
 
@@ -123,7 +138,10 @@ describe("groups over HTTP", () => {
 
 		test("one person more than GROUP_MAX_MEMBERS is refused with 409 GROUP_FULL and no group is created", async () => {
 			const [owner, ...others] = await users(MAX_MEMBERS + 1, "toobig");
-			const res = await owner.api.post("/api/v1/groups", { name: "Too big", memberIds: others.map(o => o.user.id) });
+			const res = await owner.api.post("/api/v1/groups", {
+				name: "Too big",
+				memberIds: others.map(o => o.user.id)
+			});
 			expectError(res, 409, "GROUP_FULL");
 			expect(res.body.error.details).toMatchObject({ maxMembers: MAX_MEMBERS });
 			for (const account of [owner, ...others]) expect(await groupConversations(account)).toEqual([]);
@@ -131,7 +149,10 @@ describe("groups over HTTP", () => {
 
 		test("an unknown member ID is refused with 404 USER_NOT_FOUND naming it, and no group is created", async () => {
 			const [owner, bob] = await users(2, "unknownmember");
-			const res = await owner.api.post("/api/v1/groups", { name: "Ghosts", memberIds: [bob.user.id, UNKNOWN_ID] });
+			const res = await owner.api.post("/api/v1/groups", {
+				name: "Ghosts",
+				memberIds: [bob.user.id, UNKNOWN_ID]
+			});
 			expectError(res, 404, "USER_NOT_FOUND");
 			expect(res.body.error.details).toEqual({ missing: [UNKNOWN_ID] });
 			expect(await groupConversations(owner)).toEqual([]);
@@ -171,62 +192,107 @@ describe("groups over HTTP", () => {
 			["GET /groups/:id", "GET", id => `/groups/${id}`, undefined],
 			["GET /groups/:id/members", "GET", id => `/groups/${id}/members`, undefined],
 			["POST /groups/:id/members", "POST", id => `/groups/${id}/members`, "add"],
-			["DELETE /groups/:id/members/:userId", "DELETE", (id, userId) => `/groups/${id}/members/${userId}`, undefined],
-			["PATCH /groups/:id/members/:userId", "PATCH", (id, userId) => `/groups/${id}/members/${userId}`, { role: "admin" }],
+			[
+				"DELETE /groups/:id/members/:userId",
+				"DELETE",
+				(id, userId) => `/groups/${id}/members/${userId}`,
+				undefined
+			],
+			[
+				"PATCH /groups/:id/members/:userId",
+				"PATCH",
+				(id, userId) => `/groups/${id}/members/${userId}`,
+				{ role: "admin" }
+			],
 			["POST /groups/:id/leave", "POST", id => `/groups/${id}/leave`, {}]
 		];
 		const bodyFor = (body: unknown, userId: string) => (body === "add" ? { userIds: [userId] } : body);
 
-		test.each(routes)("%s without a bearer token is refused with 401 UNAUTHORIZED and changes nothing", async (_route, method, path, body) => {
-			const [owner, bob, carol] = await users(3, "noauth");
-			const group = await createGroup(owner, [bob]);
-			const res = await api.request(method, `/api/v1${path(group.id, bob.user.id)}`, bodyFor(body, carol.user.id));
-			expectError(res, 401, "UNAUTHORIZED");
-			expect(await groupAs(owner, group.id)).toMatchObject({ memberCount: 2, ownerId: owner.user.id });
-			expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
-		});
+		test.each(routes)(
+			"%s without a bearer token is refused with 401 UNAUTHORIZED and changes nothing",
+			async (_route, method, path, body) => {
+				const [owner, bob, carol] = await users(3, "noauth");
+				const group = await createGroup(owner, [bob]);
+				const res = await api.request(
+					method,
+					`/api/v1${path(group.id, bob.user.id)}`,
+					bodyFor(body, carol.user.id)
+				);
+				expectError(res, 401, "UNAUTHORIZED");
+				expect(await groupAs(owner, group.id)).toMatchObject({ memberCount: 2, ownerId: owner.user.id });
+				expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
+			}
+		);
 
 		test("creating a group without a bearer token is refused with 401 UNAUTHORIZED", async () => {
 			const res = await api.post("/api/v1/groups", { name: "Anonymous" });
 			expectError(res, 401, "UNAUTHORIZED");
 		});
 
-		test.each(routes)("%s with an unknown group ID answers 404 GROUP_NOT_FOUND", async (_route, method, path, body) => {
-			const [owner, bob] = await users(2, "nogroup");
-			const res = await owner.api.request(method, `/api/v1${path(UNKNOWN_ID, bob.user.id)}`, bodyFor(body, bob.user.id));
-			expectError(res, 404, "GROUP_NOT_FOUND");
-			expect(await groupConversations(owner)).toEqual([]);
-			expect(await groupConversations(bob)).toEqual([]);
-		});
+		test.each(routes)(
+			"%s with an unknown group ID answers 404 GROUP_NOT_FOUND",
+			async (_route, method, path, body) => {
+				const [owner, bob] = await users(2, "nogroup");
+				const res = await owner.api.request(
+					method,
+					`/api/v1${path(UNKNOWN_ID, bob.user.id)}`,
+					bodyFor(body, bob.user.id)
+				);
+				expectError(res, 404, "GROUP_NOT_FOUND");
+				expect(await groupConversations(owner)).toEqual([]);
+				expect(await groupConversations(bob)).toEqual([]);
+			}
+		);
 
-		test.each(routes)("%s with a non-numeric group ID answers 400 INVALID_INPUT and changes nothing", async (_route, method, path, body) => {
-			const [owner, bob, carol] = await users(3, "badgroupid");
-			const group = await createGroup(owner, [bob]);
-			const res = await owner.api.request(method, `/api/v1${path("abc", bob.user.id)}`, bodyFor(body, carol.user.id));
-			expectError(res, 400, "INVALID_INPUT");
-			expect(await groupAs(owner, group.id)).toMatchObject({ memberCount: 2, ownerId: owner.user.id });
-			expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
-		});
+		test.each(routes)(
+			"%s with a non-numeric group ID answers 400 INVALID_INPUT and changes nothing",
+			async (_route, method, path, body) => {
+				const [owner, bob, carol] = await users(3, "badgroupid");
+				const group = await createGroup(owner, [bob]);
+				const res = await owner.api.request(
+					method,
+					`/api/v1${path("abc", bob.user.id)}`,
+					bodyFor(body, carol.user.id)
+				);
+				expectError(res, 400, "INVALID_INPUT");
+				expect(await groupAs(owner, group.id)).toMatchObject({ memberCount: 2, ownerId: owner.user.id });
+				expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
+			}
+		);
 
-		test.each(routes)("%s with the group ID spelled with a leading zero does not reach the group, even for its owner", async (_route, method, path, body) => {
-			const [owner, bob, carol] = await users(3, "zerogroup");
-			const group = await createGroup(owner, [bob]);
-			const res = await owner.api.request(method, `/api/v1${path(`0${group.id}`, bob.user.id)}`, bodyFor(body, carol.user.id));
-			expectNotAnAlias(res, "GROUP_NOT_FOUND");
-			expect(await groupAs(owner, group.id)).toMatchObject({ memberCount: 2, ownerId: owner.user.id });
-			expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
-			expect(await groupConversations(carol)).toEqual([]);
-		});
+		test.each(routes)(
+			"%s with the group ID spelled with a leading zero does not reach the group, even for its owner",
+			async (_route, method, path, body) => {
+				const [owner, bob, carol] = await users(3, "zerogroup");
+				const group = await createGroup(owner, [bob]);
+				const res = await owner.api.request(
+					method,
+					`/api/v1${path(`0${group.id}`, bob.user.id)}`,
+					bodyFor(body, carol.user.id)
+				);
+				expectNotAnAlias(res, "GROUP_NOT_FOUND");
+				expect(await groupAs(owner, group.id)).toMatchObject({ memberCount: 2, ownerId: owner.user.id });
+				expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
+				expect(await groupConversations(carol)).toEqual([]);
+			}
+		);
 
-		test.each(routes)("%s by someone outside the group answers 404 GROUP_NOT_FOUND, as for a group that does not exist, and changes nothing", async (_route, method, path, body) => {
-			const [owner, bob, outsider] = await users(3, "outsider");
-			const group = await createGroup(owner, [bob]);
-			const res = await outsider.api.request(method, `/api/v1${path(group.id, bob.user.id)}`, bodyFor(body, outsider.user.id));
-			expectError(res, 404, "GROUP_NOT_FOUND");
-			expect(await groupAs(owner, group.id)).toMatchObject({ memberCount: 2, ownerId: owner.user.id });
-			expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
-			expect(await groupConversations(outsider)).toEqual([]);
-		});
+		test.each(routes)(
+			"%s by someone outside the group answers 404 GROUP_NOT_FOUND, as for a group that does not exist, and changes nothing",
+			async (_route, method, path, body) => {
+				const [owner, bob, outsider] = await users(3, "outsider");
+				const group = await createGroup(owner, [bob]);
+				const res = await outsider.api.request(
+					method,
+					`/api/v1${path(group.id, bob.user.id)}`,
+					bodyFor(body, outsider.user.id)
+				);
+				expectError(res, 404, "GROUP_NOT_FOUND");
+				expect(await groupAs(owner, group.id)).toMatchObject({ memberCount: 2, ownerId: owner.user.id });
+				expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
+				expect(await groupConversations(outsider)).toEqual([]);
+			}
+		);
 	});
 
 	// ---- GET /groups/:id/members --------------------------------------------------------
@@ -240,35 +306,45 @@ describe("groups over HTTP", () => {
 			expect(res.body.nextCursor).toBeNull();
 			const byId = new Map(res.body.members.map((m: any) => [m.userId, m]));
 			expect(byId.size).toBe(2);
-			for (const [account, role] of [[owner, "owner"], [bob, "member"]] as const) {
+			for (const [account, role] of [
+				[owner, "owner"],
+				[bob, "member"]
+			] as const) {
 				const member: any = byId.get(account.user.id);
 				expect(member).toMatchObject({ userId: account.user.id, role });
 				expect(new Date(member.joinedAt).toISOString()).toBe(member.joinedAt);
-				expect(member.user).toMatchObject({ id: account.user.id, username: account.user.username, displayName: account.user.displayName });
+				expect(member.user).toMatchObject({
+					id: account.user.id,
+					username: account.user.username,
+					displayName: account.user.displayName
+				});
 				expect(member.user).not.toHaveProperty("passwordHash");
 			}
 		});
 
-		test.each([1, 2, 3, MAX_MEMBERS, MAX_MEMBERS + 1])("paging with limit=%i visits every member exactly once", async limit => {
-			const [owner, ...others] = await users(MAX_MEMBERS, `page${limit}_`);
-			const group = await createGroup(owner, others);
-			const seen: string[] = [];
-			let after: string | null = null;
-			for (let pages = 0; ; pages++) {
-				expect(pages).toBeLessThanOrEqual(MAX_MEMBERS + 1);
-				const query: string = `limit=${limit}` + (after ? `&after=${after}` : "");
-				const res = await others[0].api.get(`/api/v1/groups/${group.id}/members?${query}`);
-				expect(res.status).toBe(200);
-				expect(res.body.members.length).toBeLessThanOrEqual(limit);
-				seen.push(...res.body.members.map((m: any) => m.userId));
-				after = res.body.nextCursor;
-				if (after === null) break;
-				expect(after).toBe(res.body.members[res.body.members.length - 1].userId);
+		test.each([1, 2, 3, MAX_MEMBERS, MAX_MEMBERS + 1])(
+			"paging with limit=%i visits every member exactly once",
+			async limit => {
+				const [owner, ...others] = await users(MAX_MEMBERS, `page${limit}_`);
+				const group = await createGroup(owner, others);
+				const seen: string[] = [];
+				let after: string | null = null;
+				for (let pages = 0; ; pages++) {
+					expect(pages).toBeLessThanOrEqual(MAX_MEMBERS + 1);
+					const query: string = `limit=${limit}` + (after ? `&after=${after}` : "");
+					const res = await others[0].api.get(`/api/v1/groups/${group.id}/members?${query}`);
+					expect(res.status).toBe(200);
+					expect(res.body.members.length).toBeLessThanOrEqual(limit);
+					seen.push(...res.body.members.map((m: any) => m.userId));
+					after = res.body.nextCursor;
+					if (after === null) break;
+					expect(after).toBe(res.body.members[res.body.members.length - 1].userId);
+				}
+				expect(seen.length).toBe(MAX_MEMBERS);
+				expect(new Set(seen).size).toBe(MAX_MEMBERS);
+				expect([...seen].sort()).toEqual(ids([owner, ...others]));
 			}
-			expect(seen.length).toBe(MAX_MEMBERS);
-			expect(new Set(seen).size).toBe(MAX_MEMBERS);
-			expect([...seen].sort()).toEqual(ids([owner, ...others]));
-		});
+		);
 
 		test.each([
 			["limit=0", "limit=0"],
@@ -299,7 +375,10 @@ describe("groups over HTTP", () => {
 			expect(res.body.group).toMatchObject({ id: group.id, memberCount: 4 });
 			expect(await groupAs(carol, group.id)).toMatchObject({ memberCount: 4 });
 			expect(await rolesAs(dave, group.id)).toEqual({
-				[owner.user.id]: "owner", [bob.user.id]: "member", [carol.user.id]: "member", [dave.user.id]: "member"
+				[owner.user.id]: "owner",
+				[bob.user.id]: "member",
+				[carol.user.id]: "member",
+				[dave.user.id]: "member"
 			});
 			expect(await groupConversations(dave)).toEqual([group.conversationId]);
 		});
@@ -307,7 +386,9 @@ describe("groups over HTTP", () => {
 		test("adding only people who are already members adds nobody and changes nothing, even in a full group", async () => {
 			const [owner, ...others] = await users(MAX_MEMBERS, "readd");
 			const group = await createGroup(owner, others);
-			const res = await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: others.map(o => o.user.id) });
+			const res = await owner.api.post(`/api/v1/groups/${group.id}/members`, {
+				userIds: others.map(o => o.user.id)
+			});
 			expect(res.status).toBe(200);
 			expect(res.body.added).toEqual([]);
 			expect(res.body.group.memberCount).toBe(MAX_MEMBERS);
@@ -327,7 +408,9 @@ describe("groups over HTTP", () => {
 		test("adding more people than there is room for is refused with 409 GROUP_FULL and adds none of them", async () => {
 			const [owner, bob, carol, ...newcomers] = await users(6, "overflow");
 			const group = await createGroup(owner, [bob, carol]);
-			const res = await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: newcomers.map(n => n.user.id) });
+			const res = await owner.api.post(`/api/v1/groups/${group.id}/members`, {
+				userIds: newcomers.map(n => n.user.id)
+			});
 			expectError(res, 409, "GROUP_FULL");
 			expect(res.body.error.details).toMatchObject({ memberCount: 3, maxMembers: MAX_MEMBERS });
 			expect((await groupAs(owner, group.id)).memberCount).toBe(3);
@@ -341,7 +424,9 @@ describe("groups over HTTP", () => {
 		test("filling the group up to GROUP_MAX_MEMBERS works, and one more is refused with 409 GROUP_FULL", async () => {
 			const [owner, bob, carol, dave, erin, frank] = await users(6, "fill");
 			const group = await createGroup(owner, [bob, carol]);
-			const fill = await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [dave.user.id, erin.user.id] });
+			const fill = await owner.api.post(`/api/v1/groups/${group.id}/members`, {
+				userIds: [dave.user.id, erin.user.id]
+			});
 			expect(fill.status).toBe(200);
 			expect(fill.body.group.memberCount).toBe(MAX_MEMBERS);
 
@@ -354,7 +439,9 @@ describe("groups over HTTP", () => {
 		test("a list with an unknown user ID is refused with 404 USER_NOT_FOUND and adds nobody, not even the known users", async () => {
 			const [owner, bob, carol] = await users(3, "addunknown");
 			const group = await createGroup(owner, [bob]);
-			const res = await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [carol.user.id, UNKNOWN_ID] });
+			const res = await owner.api.post(`/api/v1/groups/${group.id}/members`, {
+				userIds: [carol.user.id, UNKNOWN_ID]
+			});
 			expectError(res, 404, "USER_NOT_FOUND");
 			expect(res.body.error.details).toEqual({ missing: [UNKNOWN_ID] });
 			expect((await groupAs(owner, group.id)).memberCount).toBe(2);
@@ -379,8 +466,12 @@ describe("groups over HTTP", () => {
 		test("the same user added by the owner and an admin at the same moment joins once", async () => {
 			const [owner, admin, carol] = await users(3, "doubleadd");
 			const group = await createGroup(owner, [admin]);
-			expect((await owner.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "admin" })).status).toBe(200);
-			const results = await Promise.all([owner, admin].map(a => a.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [carol.user.id] })));
+			expect(
+				(await owner.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "admin" })).status
+			).toBe(200);
+			const results = await Promise.all(
+				[owner, admin].map(a => a.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [carol.user.id] }))
+			);
 			expect(results.map(r => r.status)).toEqual([200, 200]);
 			expect(results.flatMap(r => r.body.added)).toEqual([carol.user.id]);
 			expect((await groupAs(carol, group.id)).memberCount).toBe(3);
@@ -391,8 +482,12 @@ describe("groups over HTTP", () => {
 			const [owner, bob, first1, first2, first3, second1, second2, second3] = await users(8, "race");
 			const group = await createGroup(owner, [bob]);
 			const [a, b] = await Promise.all([
-				owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [first1, first2, first3].map(u => u.user.id) }),
-				owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [second1, second2, second3].map(u => u.user.id) })
+				owner.api.post(`/api/v1/groups/${group.id}/members`, {
+					userIds: [first1, first2, first3].map(u => u.user.id)
+				}),
+				owner.api.post(`/api/v1/groups/${group.id}/members`, {
+					userIds: [second1, second2, second3].map(u => u.user.id)
+				})
 			]);
 			expect([a.status, b.status].sort()).toEqual([200, 409]);
 			const refused = a.status === 409 ? a : b;
@@ -410,16 +505,24 @@ describe("groups over HTTP", () => {
 			const [owner, bob, carol, dave] = await users(4, "promote");
 			const group = await createGroup(owner, [bob]);
 
-			const promote = await owner.api.patch(`/api/v1/groups/${group.id}/members/${bob.user.id}`, { role: "admin" });
+			const promote = await owner.api.patch(`/api/v1/groups/${group.id}/members/${bob.user.id}`, {
+				role: "admin"
+			});
 			expect(promote.status).toBe(200);
-			expect(promote.body.member).toMatchObject({ userId: bob.user.id, role: "admin", conversationId: group.conversationId });
+			expect(promote.body.member).toMatchObject({
+				userId: bob.user.id,
+				role: "admin",
+				conversationId: group.conversationId
+			});
 			expect((await rolesAs(bob, group.id))[bob.user.id]).toBe("admin");
 
 			const add = await bob.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [carol.user.id] });
 			expect(add.status).toBe(200);
 			expect(add.body.added).toEqual([carol.user.id]);
 
-			const demote = await owner.api.patch(`/api/v1/groups/${group.id}/members/${bob.user.id}`, { role: "member" });
+			const demote = await owner.api.patch(`/api/v1/groups/${group.id}/members/${bob.user.id}`, {
+				role: "member"
+			});
 			expect(demote.status).toBe(200);
 			expect(demote.body.member.role).toBe("member");
 
@@ -432,21 +535,43 @@ describe("groups over HTTP", () => {
 		test("admins and plain members cannot change roles: 403 FORBIDDEN and the role stays", async () => {
 			const [owner, admin, bob] = await users(3, "rolecheck");
 			const group = await createGroup(owner, [admin, bob]);
-			expect((await owner.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "admin" })).status).toBe(200);
+			expect(
+				(await owner.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "admin" })).status
+			).toBe(200);
 
-			expectError(await admin.api.patch(`/api/v1/groups/${group.id}/members/${bob.user.id}`, { role: "admin" }), 403, "FORBIDDEN");
-			expectError(await bob.api.patch(`/api/v1/groups/${group.id}/members/${bob.user.id}`, { role: "admin" }), 403, "FORBIDDEN");
-			expectError(await bob.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "member" }), 403, "FORBIDDEN");
-			expectError(await admin.api.patch(`/api/v1/groups/${group.id}/members/${owner.user.id}`, { role: "member" }), 403, "FORBIDDEN");
+			expectError(
+				await admin.api.patch(`/api/v1/groups/${group.id}/members/${bob.user.id}`, { role: "admin" }),
+				403,
+				"FORBIDDEN"
+			);
+			expectError(
+				await bob.api.patch(`/api/v1/groups/${group.id}/members/${bob.user.id}`, { role: "admin" }),
+				403,
+				"FORBIDDEN"
+			);
+			expectError(
+				await bob.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "member" }),
+				403,
+				"FORBIDDEN"
+			);
+			expectError(
+				await admin.api.patch(`/api/v1/groups/${group.id}/members/${owner.user.id}`, { role: "member" }),
+				403,
+				"FORBIDDEN"
+			);
 			expect(await rolesAs(owner, group.id)).toEqual({
-				[owner.user.id]: "owner", [admin.user.id]: "admin", [bob.user.id]: "member"
+				[owner.user.id]: "owner",
+				[admin.user.id]: "admin",
+				[bob.user.id]: "member"
 			});
 		});
 
 		test("the owner cannot change their own role: 403 FORBIDDEN and they stay owner", async () => {
 			const [owner, bob] = await users(2, "selfrole");
 			const group = await createGroup(owner, [bob]);
-			const res = await owner.api.patch(`/api/v1/groups/${group.id}/members/${owner.user.id}`, { role: "member" });
+			const res = await owner.api.patch(`/api/v1/groups/${group.id}/members/${owner.user.id}`, {
+				role: "member"
+			});
 			expectError(res, 403, "FORBIDDEN");
 			expect((await rolesAs(owner, group.id))[owner.user.id]).toBe("owner");
 			expect((await groupAs(bob, group.id)).ownerId).toBe(owner.user.id);
@@ -514,7 +639,11 @@ describe("groups over HTTP", () => {
 		test("a removed member disappears from the group and loses access to it and its messages", async () => {
 			const [owner, bob, carol] = await users(3, "remove");
 			const group = await createGroup(owner, [bob, carol]);
-			const sent = await bob.api.post(`/api/v1/conversations/${group.conversationId}/messages`, { clientMsgId: "before-removal", type: "text", content: "hi" });
+			const sent = await bob.api.post(`/api/v1/conversations/${group.conversationId}/messages`, {
+				clientMsgId: "before-removal",
+				type: "text",
+				content: "hi"
+			});
 			expect(sent.status).toBe(200);
 
 			const res = await owner.api.delete(`/api/v1/groups/${group.id}/members/${bob.user.id}`);
@@ -525,8 +654,16 @@ describe("groups over HTTP", () => {
 
 			expectError(await bob.api.get(`/api/v1/groups/${group.id}`), 404, "GROUP_NOT_FOUND");
 			expectError(await bob.api.get(`/api/v1/groups/${group.id}/members`), 404, "GROUP_NOT_FOUND");
-			expectError(await bob.api.get(`/api/v1/conversations/${group.conversationId}/messages`), 404, "CONVERSATION_NOT_FOUND");
-			const after = await bob.api.post(`/api/v1/conversations/${group.conversationId}/messages`, { clientMsgId: "after-removal", type: "text", content: "still here?" });
+			expectError(
+				await bob.api.get(`/api/v1/conversations/${group.conversationId}/messages`),
+				404,
+				"CONVERSATION_NOT_FOUND"
+			);
+			const after = await bob.api.post(`/api/v1/conversations/${group.conversationId}/messages`, {
+				clientMsgId: "after-removal",
+				type: "text",
+				content: "still here?"
+			});
 			expectError(after, 404, "CONVERSATION_NOT_FOUND");
 			expect(await groupConversations(bob)).toEqual([]);
 
@@ -537,8 +674,14 @@ describe("groups over HTTP", () => {
 		test("nobody can remove the owner: 403 FORBIDDEN and the owner stays", async () => {
 			const [owner, admin, bob] = await users(3, "removeowner");
 			const group = await createGroup(owner, [admin, bob]);
-			expect((await owner.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "admin" })).status).toBe(200);
-			expectError(await admin.api.delete(`/api/v1/groups/${group.id}/members/${owner.user.id}`), 403, "FORBIDDEN");
+			expect(
+				(await owner.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "admin" })).status
+			).toBe(200);
+			expectError(
+				await admin.api.delete(`/api/v1/groups/${group.id}/members/${owner.user.id}`),
+				403,
+				"FORBIDDEN"
+			);
 			expectError(await bob.api.delete(`/api/v1/groups/${group.id}/members/${owner.user.id}`), 403, "FORBIDDEN");
 			expect(await groupAs(bob, group.id)).toMatchObject({ memberCount: 3, ownerId: owner.user.id });
 			expect((await rolesAs(bob, group.id))[owner.user.id]).toBe("owner");
@@ -548,7 +691,10 @@ describe("groups over HTTP", () => {
 			const [owner, admin1, admin2, bob] = await users(4, "adminremove");
 			const group = await createGroup(owner, [admin1, admin2, bob]);
 			for (const admin of [admin1, admin2]) {
-				expect((await owner.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "admin" })).status).toBe(200);
+				expect(
+					(await owner.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "admin" }))
+						.status
+				).toBe(200);
 			}
 
 			const refused = await admin1.api.delete(`/api/v1/groups/${group.id}/members/${admin2.user.id}`);
@@ -580,7 +726,11 @@ describe("groups over HTTP", () => {
 			const [owner, bob, outsider] = await users(3, "removemissing");
 			const group = await createGroup(owner, [bob]);
 			for (const userId of [outsider.user.id, UNKNOWN_ID]) {
-				expectError(await owner.api.delete(`/api/v1/groups/${group.id}/members/${userId}`), 404, "MEMBER_NOT_FOUND");
+				expectError(
+					await owner.api.delete(`/api/v1/groups/${group.id}/members/${userId}`),
+					404,
+					"MEMBER_NOT_FOUND"
+				);
 			}
 			expect((await groupAs(owner, group.id)).memberCount).toBe(2);
 			expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
@@ -590,7 +740,11 @@ describe("groups over HTTP", () => {
 			const [owner, bob, carol] = await users(3, "removetwice");
 			const group = await createGroup(owner, [bob, carol]);
 			expect((await owner.api.delete(`/api/v1/groups/${group.id}/members/${bob.user.id}`)).status).toBe(200);
-			expectError(await owner.api.delete(`/api/v1/groups/${group.id}/members/${bob.user.id}`), 404, "MEMBER_NOT_FOUND");
+			expectError(
+				await owner.api.delete(`/api/v1/groups/${group.id}/members/${bob.user.id}`),
+				404,
+				"MEMBER_NOT_FOUND"
+			);
 			expect((await groupAs(owner, group.id)).memberCount).toBe(2);
 		});
 
@@ -604,7 +758,10 @@ describe("groups over HTTP", () => {
 		test("a member's ID written with a leading zero does not remove that member", async () => {
 			const [owner, bob] = await users(2, "zeroremove");
 			const group = await createGroup(owner, [bob]);
-			expectNotAnAlias(await owner.api.delete(`/api/v1/groups/${group.id}/members/0${bob.user.id}`), "MEMBER_NOT_FOUND");
+			expectNotAnAlias(
+				await owner.api.delete(`/api/v1/groups/${group.id}/members/0${bob.user.id}`),
+				"MEMBER_NOT_FOUND"
+			);
 			expect(await groupAs(bob, group.id)).toMatchObject({ memberCount: 2 });
 			expect(await rolesAs(owner, group.id)).toEqual({ [owner.user.id]: "owner", [bob.user.id]: "member" });
 		});
@@ -633,7 +790,11 @@ describe("groups over HTTP", () => {
 			expect(await groupAs(carol, group.id)).toMatchObject({ memberCount: 2, ownerId: owner.user.id });
 			expect(Object.keys(await rolesAs(carol, group.id)).sort()).toEqual(ids([owner, carol]));
 			expectError(await bob.api.get(`/api/v1/groups/${group.id}`), 404, "GROUP_NOT_FOUND");
-			expectError(await bob.api.get(`/api/v1/conversations/${group.conversationId}/messages`), 404, "CONVERSATION_NOT_FOUND");
+			expectError(
+				await bob.api.get(`/api/v1/conversations/${group.conversationId}/messages`),
+				404,
+				"CONVERSATION_NOT_FOUND"
+			);
 			expect(await groupConversations(bob)).toEqual([]);
 		});
 
@@ -658,11 +819,18 @@ describe("groups over HTTP", () => {
 			// Registered in reverse so that user IDs alone would pick the wrong successor.
 			const [newAdmin, oldAdmin, oldMember, owner] = await users(4, "succession");
 			const group = await createGroup(owner, [oldMember]);
-			expect((await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [oldAdmin.user.id] })).status).toBe(200);
-			expect((await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [newAdmin.user.id] })).status).toBe(200);
+			expect(
+				(await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [oldAdmin.user.id] })).status
+			).toBe(200);
+			expect(
+				(await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [newAdmin.user.id] })).status
+			).toBe(200);
 			// Promote the newer one first: seniority in the group counts, not the order of promotion.
 			for (const admin of [newAdmin, oldAdmin]) {
-				expect((await owner.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "admin" })).status).toBe(200);
+				expect(
+					(await owner.api.patch(`/api/v1/groups/${group.id}/members/${admin.user.id}`, { role: "admin" }))
+						.status
+				).toBe(200);
 			}
 
 			const res = await owner.api.post(`/api/v1/groups/${group.id}/leave`);
@@ -670,25 +838,34 @@ describe("groups over HTTP", () => {
 			expect(res.body.group).toMatchObject({ memberCount: 3, ownerId: oldAdmin.user.id });
 			expect(await groupAs(oldMember, group.id)).toMatchObject({ memberCount: 3, ownerId: oldAdmin.user.id });
 			expect(await rolesAs(newAdmin, group.id)).toEqual({
-				[oldAdmin.user.id]: "owner", [newAdmin.user.id]: "admin", [oldMember.user.id]: "member"
+				[oldAdmin.user.id]: "owner",
+				[newAdmin.user.id]: "admin",
+				[oldMember.user.id]: "member"
 			});
 			expectError(await owner.api.get(`/api/v1/groups/${group.id}`), 404, "GROUP_NOT_FOUND");
 
 			// The new owner has the owner's powers.
-			const promote = await oldAdmin.api.patch(`/api/v1/groups/${group.id}/members/${oldMember.user.id}`, { role: "admin" });
+			const promote = await oldAdmin.api.patch(`/api/v1/groups/${group.id}/members/${oldMember.user.id}`, {
+				role: "admin"
+			});
 			expect(promote.status).toBe(200);
 		});
 
 		test("when the owner leaves a group without admins, the earliest member becomes owner", async () => {
 			const [lateMember, earlyMember, owner] = await users(3, "heir");
 			const group = await createGroup(owner, [earlyMember]);
-			expect((await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [lateMember.user.id] })).status).toBe(200);
+			expect(
+				(await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [lateMember.user.id] })).status
+			).toBe(200);
 
 			const res = await owner.api.post(`/api/v1/groups/${group.id}/leave`);
 			expect(res.status).toBe(200);
 			expect(res.body.group).toMatchObject({ memberCount: 2, ownerId: earlyMember.user.id });
 			expect(await groupAs(lateMember, group.id)).toMatchObject({ memberCount: 2, ownerId: earlyMember.user.id });
-			expect(await rolesAs(lateMember, group.id)).toEqual({ [earlyMember.user.id]: "owner", [lateMember.user.id]: "member" });
+			expect(await rolesAs(lateMember, group.id)).toEqual({
+				[earlyMember.user.id]: "owner",
+				[lateMember.user.id]: "member"
+			});
 
 			const remove = await earlyMember.api.delete(`/api/v1/groups/${group.id}/members/${lateMember.user.id}`);
 			expect(remove.status).toBe(200);
@@ -698,7 +875,10 @@ describe("groups over HTTP", () => {
 		test("when the owner and their heir leave at the same moment, exactly one remaining member becomes owner", async () => {
 			const [owner, heir, carol, dave] = await users(4, "heirrace");
 			const group = await createGroup(owner, [heir]);
-			expect((await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [carol.user.id, dave.user.id] })).status).toBe(200);
+			expect(
+				(await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [carol.user.id, dave.user.id] }))
+					.status
+			).toBe(200);
 			const results = await Promise.all([owner, heir].map(a => a.api.post(`/api/v1/groups/${group.id}/leave`)));
 			expect(results.map(r => r.status)).toEqual([200, 200]);
 			const roles = await rolesAs(carol, group.id);
@@ -728,7 +908,13 @@ describe("groups over HTTP", () => {
 				const res = await member.api.get("/api/v1/conversations");
 				expect(res.status).toBe(200);
 				const row = res.body.conversations.find((c: any) => c.id === group.conversationId);
-				expect(row).toMatchObject({ id: `group_${group.id}`, type: "group", title: "Book club", lastMessage: null, unreadCount: 0 });
+				expect(row).toMatchObject({
+					id: `group_${group.id}`,
+					type: "group",
+					title: "Book club",
+					lastMessage: null,
+					unreadCount: 0
+				});
 			}
 			expect(await groupConversations(outsider)).toEqual([]);
 		});
@@ -740,7 +926,12 @@ describe("groups over HTTP", () => {
 
 			const first = await owner.api.post(path, { clientMsgId: "m-1", type: "text", content: "hello group" });
 			expect(first.status).toBe(200);
-			expect(first.body.message).toMatchObject({ conversationId: group.conversationId, senderId: owner.user.id, content: "hello group", seq: 1 });
+			expect(first.body.message).toMatchObject({
+				conversationId: group.conversationId,
+				senderId: owner.user.id,
+				content: "hello group",
+				seq: 1
+			});
 			const second = await bob.api.post(path, { clientMsgId: "m-1", type: "text", content: "hi owner" });
 			expect(second.status).toBe(200);
 			expect(second.body.message).toMatchObject({ senderId: bob.user.id, seq: 2 });
@@ -758,7 +949,11 @@ describe("groups over HTTP", () => {
 			expect(row).toMatchObject({ title: "Chatters", lastSeq: 2, unreadCount: 1 });
 			expect(row.lastMessage).toMatchObject({ content: "hi owner" });
 
-			expectError(await outsider.api.post(path, { clientMsgId: "m-x", type: "text", content: "let me in" }), 404, "CONVERSATION_NOT_FOUND");
+			expectError(
+				await outsider.api.post(path, { clientMsgId: "m-x", type: "text", content: "let me in" }),
+				404,
+				"CONVERSATION_NOT_FOUND"
+			);
 			expectError(await outsider.api.get(path), 404, "CONVERSATION_NOT_FOUND");
 			expect((await owner.api.get(path)).body.messages).toHaveLength(2);
 		});
@@ -767,10 +962,19 @@ describe("groups over HTTP", () => {
 			const [owner, late] = await users(2, "convlate");
 			const group = await createGroup(owner, [], "Latecomers");
 			expect(await groupConversations(late)).toEqual([]);
-			expect((await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [late.user.id] })).status).toBe(200);
+			expect(
+				(await owner.api.post(`/api/v1/groups/${group.id}/members`, { userIds: [late.user.id] })).status
+			).toBe(200);
 			const list = await late.api.get("/api/v1/conversations");
-			expect(list.body.conversations.find((c: any) => c.id === group.conversationId)).toMatchObject({ type: "group", title: "Latecomers" });
-			const sent = await late.api.post(`/api/v1/conversations/${group.conversationId}/messages`, { clientMsgId: "late-1", type: "text", content: "made it" });
+			expect(list.body.conversations.find((c: any) => c.id === group.conversationId)).toMatchObject({
+				type: "group",
+				title: "Latecomers"
+			});
+			const sent = await late.api.post(`/api/v1/conversations/${group.conversationId}/messages`, {
+				clientMsgId: "late-1",
+				type: "text",
+				content: "made it"
+			});
 			expect(sent.status).toBe(200);
 		});
 	});

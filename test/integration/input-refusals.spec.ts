@@ -17,8 +17,14 @@ describe("logic-layer inputs are refused with 400, never a 500", () => {
 
 	const send = (clientMsgId: unknown, content: unknown = "hello") =>
 		alice.api.post(`/api/v1/conversations/${direct}/messages`, { clientMsgId, type: "text", content });
-	const history = async () => (await alice.api.get(`/api/v1/conversations/${direct}/messages?limit=200`)).body.messages as Array<{ id: string; clientMsgId: string; content: string }>;
-	const expect400 = (res: Reply) => expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status: 400, code: "INVALID_INPUT" });
+	const history = async () =>
+		(await alice.api.get(`/api/v1/conversations/${direct}/messages?limit=200`)).body.messages as Array<{
+			id: string;
+			clientMsgId: string;
+			content: string;
+		}>;
+	const expect400 = (res: Reply) =>
+		expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status: 400, code: "INVALID_INPUT" });
 
 	beforeAll(async () => {
 		// This suite sends a few dozen messages at once; the send rate limits are another suite's subject.
@@ -37,14 +43,18 @@ describe("logic-layer inputs are refused with 400, never a 500", () => {
 			for (const variant of ["exact-1 ", "exact-1   ", " exact-1", "exact-1\t", "exact-1\u00a0"]) {
 				expect400(await send(variant, "a different message"));
 			}
-			const stored = (await history()).filter(m => m.clientMsgId.startsWith("exact-1") || m.clientMsgId.endsWith("exact-1"));
+			const stored = (await history()).filter(
+				m => m.clientMsgId.startsWith("exact-1") || m.clientMsgId.endsWith("exact-1")
+			);
 			expect(stored.map(m => [m.clientMsgId, m.content])).toEqual([["exact-1", "the original"]]);
 		});
 
 		test("IDs that differ in case or inner spaces are different messages on every database", async () => {
-			for (const id of ["case-a", "CASE-A", "inner space", "inner  space"]) expect((await send(id, `sent as ${id}`)).status).toBe(200);
+			for (const id of ["case-a", "CASE-A", "inner space", "inner  space"])
+				expect((await send(id, `sent as ${id}`)).status).toBe(200);
 			const byId = new Map((await history()).map(m => [m.clientMsgId, m.content]));
-			for (const id of ["case-a", "CASE-A", "inner space", "inner  space"]) expect(byId.get(id)).toBe(`sent as ${id}`);
+			for (const id of ["case-a", "CASE-A", "inner space", "inner  space"])
+				expect(byId.get(id)).toBe(`sent as ${id}`);
 		});
 
 		test.each([
@@ -63,7 +73,12 @@ describe("logic-layer inputs are refused with 400, never a 500", () => {
 		test("the same refusal comes as a socket ack", async () => {
 			const socket = await connect(gochat.baseUrl, alice.accessToken);
 			sockets.push(socket);
-			const ack = await emitAck(socket, "message:send", { conversationId: direct, clientMsgId: "sock\u0000et", type: "text", content: "hi" });
+			const ack = await emitAck(socket, "message:send", {
+				conversationId: direct,
+				clientMsgId: "sock\u0000et",
+				type: "text",
+				content: "hi"
+			});
 			expect(ack).toMatchObject({ ok: false, error: { code: "INVALID_INPUT" } });
 		});
 	});
@@ -86,10 +101,15 @@ describe("logic-layer inputs are refused with 400, never a 500", () => {
 	describe("profiles and groups", () => {
 		test("displayName null is refused with 400; avatarUrl null still clears the avatar", async () => {
 			const carol = await register(api, "carol");
-			expect((await carol.api.patch("/api/v1/users/me", { avatarUrl: "https://cdn.example.com/c.png" })).status).toBe(200);
+			expect(
+				(await carol.api.patch("/api/v1/users/me", { avatarUrl: "https://cdn.example.com/c.png" })).status
+			).toBe(200);
 			expect400(await carol.api.patch("/api/v1/users/me", { displayName: null }));
 			expect400(await carol.api.patch("/api/v1/users/me", { displayName: null, avatarUrl: null }));
-			expect((await carol.api.get("/api/v1/users/me")).body.user).toMatchObject({ displayName: "carol", avatarUrl: "https://cdn.example.com/c.png" });
+			expect((await carol.api.get("/api/v1/users/me")).body.user).toMatchObject({
+				displayName: "carol",
+				avatarUrl: "https://cdn.example.com/c.png"
+			});
 			const cleared = await carol.api.patch("/api/v1/users/me", { avatarUrl: null });
 			expect(cleared.status).toBe(200);
 			expect(cleared.body.user).toMatchObject({ displayName: "carol", avatarUrl: null });

@@ -11,8 +11,13 @@ describe("conversations and messages over HTTP", () => {
 	let clientMsgCounter = 0;
 	const nextClientMsgId = () => `cm-${++clientMsgCounter}`;
 
-	const send = (who: Account, conversationId: string, content: string, clientMsgId = nextClientMsgId(), type = "text") =>
-		who.api.post(`/api/v1/conversations/${conversationId}/messages`, { clientMsgId, type, content });
+	const send = (
+		who: Account,
+		conversationId: string,
+		content: string,
+		clientMsgId = nextClientMsgId(),
+		type = "text"
+	) => who.api.post(`/api/v1/conversations/${conversationId}/messages`, { clientMsgId, type, content });
 
 	beforeAll(async () => {
 		gochat = await startGoChat({ MESSAGE_MAX_BYTES: "1024" });
@@ -43,7 +48,13 @@ describe("conversations and messages over HTTP", () => {
 	test("a sent message is stored with an id and the next seq, and both sides read it", async () => {
 		const first = await send(alice, direct, "hello bob");
 		expect(first.status).toBe(200);
-		expect(first.body.message).toMatchObject({ conversationId: direct, senderId: alice.user.id, type: "text", content: "hello bob", seq: 1 });
+		expect(first.body.message).toMatchObject({
+			conversationId: direct,
+			senderId: alice.user.id,
+			type: "text",
+			content: "hello bob",
+			seq: 1
+		});
 		expect(first.body.message.id).toMatch(/^\d+$/);
 		expect(new Date(first.body.message.createdAt).toISOString()).toBe(first.body.message.createdAt);
 		const second = await send(bob, direct, "hi alice");
@@ -70,7 +81,9 @@ describe("conversations and messages over HTTP", () => {
 
 	test("a resend after Redis was flushed still returns the original and skips no seq", async () => {
 		const first = await send(alice, direct, "remembered", "forgot-1");
-		const repo = gochat.broker.getLocalService("repo.messages") as unknown as { state: { del(...keys: string[]): Promise<void> } };
+		const repo = gochat.broker.getLocalService("repo.messages") as unknown as {
+			state: { del(...keys: string[]): Promise<void> };
+		};
 		// De-duplication asks SQL, not the state store: losing everything there changes nothing.
 		await repo.state.del(`hot:${direct}`);
 		const resent = await send(alice, direct, "remembered", "forgot-1");
@@ -86,7 +99,9 @@ describe("conversations and messages over HTTP", () => {
 	});
 
 	test("seq is strictly increasing under concurrent sends", async () => {
-		const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => send(i % 2 ? alice : bob, direct, `burst ${i}`)));
+		const replies = await Promise.all(
+			Array.from({ length: 20 }, (_, i) => send(i % 2 ? alice : bob, direct, `burst ${i}`))
+		);
 		const seqs = replies.map(r => r.body.message.seq).sort((a, b) => a - b);
 		expect(new Set(seqs).size).toBe(20);
 		const history = await alice.api.get(`/api/v1/conversations/${direct}/messages?limit=200`);
@@ -115,12 +130,13 @@ describe("conversations and messages over HTTP", () => {
 		expect(tail.body.messages.map((m: { seq: number }) => m.seq)).toEqual([7]);
 	});
 
-	test.each([
-		["limit=0"], ["limit=201"], ["limit=abc"], ["beforeSeq=-1"], ["afterSeq=1.5"]
-	])("history refuses %s with 400", async query => {
-		const res = await alice.api.get(`/api/v1/conversations/${direct}/messages?${query}`);
-		expect([res.status, res.body.error.code]).toEqual([400, "INVALID_INPUT"]);
-	});
+	test.each([["limit=0"], ["limit=201"], ["limit=abc"], ["beforeSeq=-1"], ["afterSeq=1.5"]])(
+		"history refuses %s with 400",
+		async query => {
+			const res = await alice.api.get(`/api/v1/conversations/${direct}/messages?${query}`);
+			expect([res.status, res.body.error.code]).toEqual([400, "INVALID_INPUT"]);
+		}
+	);
 
 	test("a non-member can neither read nor write a conversation (404, as if it did not exist), and nothing is stored", async () => {
 		const read = await eve.api.get(`/api/v1/conversations/${direct}/messages`);
@@ -205,15 +221,31 @@ describe("conversations and messages over HTTP", () => {
 		const opened = await bob.api.post("/api/v1/conversations/direct", { userId: eve.user.id });
 		const id = opened.body.conversation.id;
 		for (let i = 1; i <= 5; i++) await send(i % 2 ? bob : eve, id, `hot ${i}`);
-		const repo = gochat.broker.getLocalService("repo.messages") as unknown as { db: { models: { Message: { addHook(name: string, key: string, fn: () => void): void; removeHook(name: string, key: string): void } } } };
+		const repo = gochat.broker.getLocalService("repo.messages") as unknown as {
+			db: {
+				models: {
+					Message: {
+						addHook(name: string, key: string, fn: () => void): void;
+						removeHook(name: string, key: string): void;
+					};
+				};
+			};
+		};
 		let reads = 0;
-		repo.db.models.Message.addHook("beforeFind", "count-reads", () => { reads++; });
+		repo.db.models.Message.addHook("beforeFind", "count-reads", () => {
+			reads++;
+		});
 		try {
-			const stats = async () => (await gochat.broker.call<{ cache: { hits: number; misses: number } }>("repo.messages.stats")).cache;
+			const stats = async () =>
+				(await gochat.broker.call<{ cache: { hits: number; misses: number } }>("repo.messages.stats")).cache;
 			const before = await stats();
 			const latest = await eve.api.get(`/api/v1/conversations/${id}/messages?limit=3`);
 			const forward = await bob.api.get(`/api/v1/conversations/${id}/messages?afterSeq=1`);
-			expect(latest.body.messages.map((m: { content: string }) => m.content)).toEqual(["hot 3", "hot 4", "hot 5"]);
+			expect(latest.body.messages.map((m: { content: string }) => m.content)).toEqual([
+				"hot 3",
+				"hot 4",
+				"hot 5"
+			]);
 			expect(forward.body.messages.map((m: { seq: number }) => m.seq)).toEqual([2, 3, 4, 5]);
 			const after = await stats();
 			expect(after.hits - before.hits).toBe(2);
@@ -229,11 +261,20 @@ describe("conversations and messages over HTTP", () => {
 		const opened = await ann.api.post("/api/v1/conversations/direct", { userId: ben.user.id });
 		const id = opened.body.conversation.id;
 		for (let i = 1; i <= 3; i++) await send(i % 2 ? ann : ben, id, `kept ${i}`);
-		const repo = gochat.broker.getLocalService("repo.messages") as unknown as { state: { del(key: string): Promise<void>; zremRangeByScore(key: string, min: number, max: number): Promise<void> } };
+		const repo = gochat.broker.getLocalService("repo.messages") as unknown as {
+			state: {
+				del(key: string): Promise<void>;
+				zremRangeByScore(key: string, min: number, max: number): Promise<void>;
+			};
+		};
 		// Rewound: the cache forgets its newest message, as a restore from an older snapshot would.
 		await repo.state.zremRangeByScore(`hot:${id}`, 3, 3);
 		const afterRewind = await ben.api.get(`/api/v1/conversations/${id}/messages?limit=10`);
-		expect(afterRewind.body.messages.map((m: { content: string }) => m.content)).toEqual(["kept 1", "kept 2", "kept 3"]);
+		expect(afterRewind.body.messages.map((m: { content: string }) => m.content)).toEqual([
+			"kept 1",
+			"kept 2",
+			"kept 3"
+		]);
 		await repo.state.del(`hot:${id}`);
 		const next = await send(ann, id, "after the loss");
 		expect(next.body.message.seq).toBe(4);

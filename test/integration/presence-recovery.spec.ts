@@ -47,18 +47,26 @@ function harness(getGochat: () => RunningGoChat) {
 			while (pushed === null && Date.now() < deadline) {
 				const content = `after recovery ${++counter}`;
 				sent.add(content);
-				const reply = await sender.api.post(`/api/v1/conversations/${conversationId}/messages`, { clientMsgId: `pr-${counter}`, type: "text", content });
+				const reply = await sender.api.post(`/api/v1/conversations/${conversationId}/messages`, {
+					clientMsgId: `pr-${counter}`,
+					type: "text",
+					content
+				});
 				if (reply.status !== 200) throw new Error(`send failed: ${reply.status} ${JSON.stringify(reply.body)}`);
 				await Promise.race([arrival, new Promise(resolve => setTimeout(resolve, 200))]);
 			}
-			if (pushed === null) throw new Error(`none of ${sent.size} message(s) sent in 10 s was pushed to the socket`);
+			if (pushed === null)
+				throw new Error(`none of ${sent.size} message(s) sent in 10 s was pushed to the socket`);
 			return pushed;
 		}
 	};
 }
 
 const redisAvailable = redisServerAvailable();
-if (!redisAvailable) console.warn("presence-recovery.spec: no redis-server binary (/usr/bin, /usr/local/bin); the Redis fault suite is skipped");
+if (!redisAvailable)
+	console.warn(
+		"presence-recovery.spec: no redis-server binary (/usr/bin, /usr/local/bin); the Redis fault suite is skipped"
+	);
 
 (redisAvailable ? describe : describe.skip)("presence after Redis loses or rewinds its data", () => {
 	let redis: PrivateRedis;
@@ -103,7 +111,9 @@ if (!redisAvailable) console.warn("presence-recovery.spec: no redis-server binar
 		const late = await h.open(receiver);
 		const senderSocket = await h.open(sender);
 		const told = [late, early, senderSocket].map(socket => record<SyncRequired>(socket, "sync:required"));
-		const syncRequired = Promise.all([late, early, senderSocket].map(socket => nextEvent<SyncRequired>(socket, "sync:required")));
+		const syncRequired = Promise.all(
+			[late, early, senderSocket].map(socket => nextEvent<SyncRequired>(socket, "sync:required"))
+		);
 
 		await redis.kill();
 		await redis.start();
@@ -151,8 +161,18 @@ describe("sync:required on the embedded store", () => {
 		const { sender, receiver, conversationId } = await h.pair("steady");
 		const socket = await h.open(receiver);
 		const told = record<SyncRequired>(socket, "sync:required");
-		const first = await gochat.broker.call<Checkpoint, object>("repo.presence.checkpoint", { nodeId: "probe-embedded", mark: "" });
-		expect((await gochat.broker.call<Checkpoint, object>("repo.presence.checkpoint", { nodeId: "probe-embedded", mark: first.mark })).intact).toBe(true);
+		const first = await gochat.broker.call<Checkpoint, object>("repo.presence.checkpoint", {
+			nodeId: "probe-embedded",
+			mark: ""
+		});
+		expect(
+			(
+				await gochat.broker.call<Checkpoint, object>("repo.presence.checkpoint", {
+					nodeId: "probe-embedded",
+					mark: first.mark
+				})
+			).intact
+		).toBe(true);
 		await gateway().checkPresence();
 		await gateway().checkPresence();
 		await h.sendUntilPushed(sender, conversationId, socket);
@@ -170,7 +190,9 @@ describe("sync:required on the embedded store", () => {
 
 		const syncRequired = nextEvent<SyncRequired>(socket, "sync:required");
 		gochat.broker.broadcastLocal("$transporter.connected", { wasReconnect: true });
-		expect(await within(5000, syncRequired, "sync:required after a transporter reconnect")).toEqual({ reason: "transporter-reconnected" });
+		expect(await within(5000, syncRequired, "sync:required after a transporter reconnect")).toEqual({
+			reason: "transporter-reconnected"
+		});
 		await gateway().checkPresence();
 		await h.sendUntilPushed(sender, conversationId, socket);
 		expect(told).toEqual([{ reason: "transporter-reconnected" }]);
@@ -180,15 +202,26 @@ describe("sync:required on the embedded store", () => {
 		const { sender, receiver, conversationId } = await h.pair("node");
 		const socket = await h.open(receiver);
 		const told = record<SyncRequired>(socket, "sync:required");
-		gochat.broker.broadcastLocal("$node.disconnected", { node: { id: "gone-repo", services: [{ name: "repo.users" }] }, unexpected: true });
-		gochat.broker.broadcastLocal("$node.disconnected", { node: { id: "stopped-logic", services: [{ name: "delivery" }] }, unexpected: false });
+		gochat.broker.broadcastLocal("$node.disconnected", {
+			node: { id: "gone-repo", services: [{ name: "repo.users" }] },
+			unexpected: true
+		});
+		gochat.broker.broadcastLocal("$node.disconnected", {
+			node: { id: "stopped-logic", services: [{ name: "delivery" }] },
+			unexpected: false
+		});
 		await gateway().checkPresence();
 		await h.sendUntilPushed(sender, conversationId, socket);
 		expect(told).toEqual([]);
 
 		const syncRequired = nextEvent<SyncRequired>(socket, "sync:required");
-		gochat.broker.broadcastLocal("$node.disconnected", { node: { id: "gone-logic", services: [{ name: "delivery" }] }, unexpected: true });
-		expect(await within(5000, syncRequired, "sync:required after a logic node vanished")).toEqual({ reason: "node-lost" });
+		gochat.broker.broadcastLocal("$node.disconnected", {
+			node: { id: "gone-logic", services: [{ name: "delivery" }] },
+			unexpected: true
+		});
+		expect(await within(5000, syncRequired, "sync:required after a logic node vanished")).toEqual({
+			reason: "node-lost"
+		});
 		await gateway().checkPresence();
 		await h.sendUntilPushed(sender, conversationId, socket);
 		expect(told).toEqual([{ reason: "node-lost" }]);

@@ -11,7 +11,9 @@ import { closeAll, connect, emitAck } from "../helpers/sockets";
 
 type Message = { id: string; conversationId: string; seq: number; content: string };
 type SyncEntry = { conversationId: string; lastSeq: number; messages: Message[]; hasMore: boolean };
-type SyncAck = { ok: true; conversations: SyncEntry[]; nextCursor: string | null } | { ok: false; error: { code: string; details?: { retryAfter?: number } } };
+type SyncAck =
+	| { ok: true; conversations: SyncEntry[]; nextCursor: string | null }
+	| { ok: false; error: { code: string; details?: { retryAfter?: number } } };
 
 const MESSAGE_BYTES = 16384;
 const MiB = 1024 * 1024;
@@ -22,22 +24,31 @@ const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), "
 
 async function inParallel<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
 	let next = 0;
-	await Promise.all(Array.from({ length: width }, async () => {
-		while (next < items.length) await work(items[next++]);
-	}));
+	await Promise.all(
+		Array.from({ length: width }, async () => {
+			while (next < items.length) await work(items[next++]);
+		})
+	);
 }
 
 /** The attack: groups with the victims in them (no consent needed by default), each filled with 16 KB messages. */
 async function spamGroups(attacker: Account, victims: Account[], groups: number, perGroup: number): Promise<string[]> {
 	const ids: string[] = [];
 	for (let g = 0; g < groups; g++) {
-		const created = await attacker.api.post("/api/v1/groups", { name: `spam ${g}`, memberIds: victims.map(v => v.user.id) });
+		const created = await attacker.api.post("/api/v1/groups", {
+			name: `spam ${g}`,
+			memberIds: victims.map(v => v.user.id)
+		});
 		expect(created.status).toBe(201);
 		ids.push(created.body.group.conversationId);
 	}
 	const sends = ids.flatMap(id => Array.from({ length: perGroup }, (_, n) => ({ id, n })));
 	await inParallel(sends, 8, async ({ id, n }) => {
-		const sent = await attacker.api.post(`/api/v1/conversations/${id}/messages`, { clientMsgId: `${id}-${n}`, type: "text", content: bigContent(`${id}#${n}`) });
+		const sent = await attacker.api.post(`/api/v1/conversations/${id}/messages`, {
+			clientMsgId: `${id}-${n}`,
+			type: "text",
+			content: bigContent(`${id}#${n}`)
+		});
 		expect(sent.status).toBe(200);
 	});
 	return ids;
@@ -99,7 +110,9 @@ async function syncAll(socket: Socket, since: Record<string, number>): Promise<W
 async function peakRss<T>(work: () => Promise<T>): Promise<{ before: number; peak: number; result: T }> {
 	const before = process.memoryUsage().rss;
 	let peak = before;
-	const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 2);
+	const sampler = setInterval(() => {
+		peak = Math.max(peak, process.memoryUsage().rss);
+	}, 2);
 	try {
 		const result = await work();
 		peak = Math.max(peak, process.memoryUsage().rss);
@@ -145,7 +158,9 @@ describe("one sync is bounded: 40 groups of 16 KB messages, default limits", () 
 
 		const walk = await syncAll(await open(victim), since);
 		const total = GROUPS * PER_GROUP;
-		console.log(`sync of ${total} messages of 16 KB (${mib(walk.replySizes.reduce((a, b) => a + b, 0))}): ${walk.replySizes.length} replies, largest ${mib(Math.max(...walk.replySizes))}`);
+		console.log(
+			`sync of ${total} messages of 16 KB (${mib(walk.replySizes.reduce((a, b) => a + b, 0))}): ${walk.replySizes.length} replies, largest ${mib(Math.max(...walk.replySizes))}`
+		);
 		for (const size of walk.replySizes) expect(size).toBeLessThanOrEqual(pageMaxBytes);
 		expect(walk.received).toHaveLength(total);
 		expect(new Set(walk.received).size).toBe(total);
@@ -178,12 +193,20 @@ describe("one sync is bounded: 40 groups of 16 KB messages, default limits", () 
 		const [victim] = victims;
 		const since = Object.fromEntries([...groups, "world"].map(id => [id, 0]));
 		const socket = await open(victim);
-		const one = await peakRss(() => Promise.all(Array.from({ length: 5 }, () => emitAck<SyncAck>(socket, "sync", { since }))));
+		const one = await peakRss(() =>
+			Promise.all(Array.from({ length: 5 }, () => emitAck<SyncAck>(socket, "sync", { since })))
+		);
 		const answered = one.result.filter(reply => reply.ok);
 		const refused = one.result.filter(reply => !reply.ok);
 		expect(answered).toHaveLength(gochat.config.syncPerUser);
 		for (const reply of refused) {
-			expect(reply).toEqual({ ok: false, error: expect.objectContaining({ code: "RATE_LIMITED", details: expect.objectContaining({ retryAfter: 1 }) }) });
+			expect(reply).toEqual({
+				ok: false,
+				error: expect.objectContaining({
+					code: "RATE_LIMITED",
+					details: expect.objectContaining({ retryAfter: 1 })
+				})
+			});
 		}
 		// Once those answered, the user may sync again.
 		expect((await emitAck<SyncAck>(socket, "sync", { since })).ok).toBe(true);
@@ -195,9 +218,11 @@ describe("one sync is bounded: 40 groups of 16 KB messages, default limits", () 
 			expect(reply.ok).toBe(true);
 			expect(jsonBytes(reply)).toBeLessThanOrEqual(gochat.config.pageMaxBytes);
 		}
-		console.log(`RSS during 5 syncs of one user: ${mib(one.before)} → peak ${mib(one.peak)} (+${mib(one.peak - one.before)}); ` +
-			`5 users at once: ${mib(five.before)} → peak ${mib(five.peak)} (+${mib(five.peak - five.before)}); ` +
-			`the unbounded reply would have been ${mib(GROUPS * PER_GROUP * (MESSAGE_BYTES + 200))} each`);
+		console.log(
+			`RSS during 5 syncs of one user: ${mib(one.before)} → peak ${mib(one.peak)} (+${mib(one.peak - one.before)}); ` +
+				`5 users at once: ${mib(five.before)} → peak ${mib(five.peak)} (+${mib(five.peak - five.before)}); ` +
+				`the unbounded reply would have been ${mib(GROUPS * PER_GROUP * (MESSAGE_BYTES + 200))} each`
+		);
 		// Loosely: five replies of the whole 13 MiB each, and their copies, would pass this by far.
 		expect(one.peak - one.before).toBeLessThan(64 * MiB);
 		expect(five.peak - five.before).toBeLessThan(64 * MiB);
@@ -217,12 +242,22 @@ describe.each([
 	const sockets: Socket[] = [];
 
 	beforeAll(async () => {
-		gochat = await startGoChat({ PAGE_MAX_BYTES: String(PAGE), SYNC_MAX_CONVERSATIONS: "3", HOT_CACHE_SIZE: hotCacheSize, SEND_RATE_USER: "off", SEND_RATE_SOCKET: "off" });
+		gochat = await startGoChat({
+			PAGE_MAX_BYTES: String(PAGE),
+			SYNC_MAX_CONVERSATIONS: "3",
+			HOT_CACHE_SIZE: hotCacheSize,
+			SEND_RATE_USER: "off",
+			SEND_RATE_SOCKET: "off"
+		});
 		api = new Api(gochat.baseUrl);
 		[alice, bob] = [await register(api, "alice"), await register(api, "bob")];
 		direct = (await alice.api.post("/api/v1/conversations/direct", { userId: bob.user.id })).body.conversation.id;
 		for (let n = 1; n <= 10; n++) {
-			const sent = await alice.api.post(`/api/v1/conversations/${direct}/messages`, { clientMsgId: `d${n}`, type: "text", content: bigContent(`direct#${n}`) });
+			const sent = await alice.api.post(`/api/v1/conversations/${direct}/messages`, {
+				clientMsgId: `d${n}`,
+				type: "text",
+				content: bigContent(`direct#${n}`)
+			});
 			expect(sent.body.message.seq).toBe(n);
 		}
 	}, 60_000);
@@ -233,7 +268,9 @@ describe.each([
 		const backward: number[] = [];
 		let beforeSeq: number | null = null;
 		for (;;) {
-			const page: Reply<{ messages: Message[]; hasMore: boolean }> = await bob.api.get(`/api/v1/conversations/${direct}/messages?limit=200${beforeSeq === null ? "" : `&beforeSeq=${beforeSeq}`}`);
+			const page: Reply<{ messages: Message[]; hasMore: boolean }> = await bob.api.get(
+				`/api/v1/conversations/${direct}/messages?limit=200${beforeSeq === null ? "" : `&beforeSeq=${beforeSeq}`}`
+			);
 			expect(page.status).toBe(200);
 			expect(jsonBytes(page.body)).toBeLessThanOrEqual(PAGE + 100);
 			expect(page.body.messages.length).toBeGreaterThan(0);
@@ -261,10 +298,23 @@ describe.each([
 
 	test("small messages: a page of up to 200 arrives whole (SQL reads it in rounds), with hasMore as before", async () => {
 		const erin = await register(api, "erin");
-		const chat = (await erin.api.post("/api/v1/conversations/direct", { userId: alice.user.id })).body.conversation.id;
-		await inParallel(Array.from({ length: 150 }, (_, i) => i), 4, async i => {
-			expect((await erin.api.post(`/api/v1/conversations/${chat}/messages`, { clientMsgId: `s${i}`, type: "text", content: `small ${i}` })).status).toBe(200);
-		});
+		const chat = (await erin.api.post("/api/v1/conversations/direct", { userId: alice.user.id })).body.conversation
+			.id;
+		await inParallel(
+			Array.from({ length: 150 }, (_, i) => i),
+			4,
+			async i => {
+				expect(
+					(
+						await erin.api.post(`/api/v1/conversations/${chat}/messages`, {
+							clientMsgId: `s${i}`,
+							type: "text",
+							content: `small ${i}`
+						})
+					).status
+				).toBe(200);
+			}
+		);
 		const seqs = (page: Reply) => page.body.messages.map((m: Message) => m.seq);
 		const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 		const whole = await erin.api.get(`/api/v1/conversations/${chat}/messages?limit=200`);
@@ -283,10 +333,23 @@ describe.each([
 		for (let g = 0; g < 7; g++) {
 			const created = await alice.api.post("/api/v1/groups", { name: `small ${g}`, memberIds: [carol.user.id] });
 			chats.push(created.body.group.conversationId);
-			for (let n = 0; n < g % 3; n++) await alice.api.post(`/api/v1/conversations/${created.body.group.conversationId}/messages`, { clientMsgId: `g${g}-${n}`, type: "text", content: `short ${n}` });
+			for (let n = 0; n < g % 3; n++)
+				await alice.api.post(`/api/v1/conversations/${created.body.group.conversationId}/messages`, {
+					clientMsgId: `g${g}-${n}`,
+					type: "text",
+					content: `short ${n}`
+				});
 		}
-		await alice.api.post(`/api/v1/conversations/${chats[6]}/messages`, { clientMsgId: "big-1", type: "text", content: bigContent("big 1") });
-		await alice.api.post(`/api/v1/conversations/${chats[6]}/messages`, { clientMsgId: "big-2", type: "text", content: bigContent("big 2") });
+		await alice.api.post(`/api/v1/conversations/${chats[6]}/messages`, {
+			clientMsgId: "big-1",
+			type: "text",
+			content: bigContent("big 1")
+		});
+		await alice.api.post(`/api/v1/conversations/${chats[6]}/messages`, {
+			clientMsgId: "big-2",
+			type: "text",
+			content: bigContent("big 2")
+		});
 		const socket = await connect(gochat.baseUrl, carol.accessToken);
 		sockets.push(socket);
 		const since = Object.fromEntries([...chats, "world"].map(id => [id, 0]));
@@ -305,7 +368,11 @@ describe.each([
 		for (let g = 0; g < 6; g++) {
 			const created = await dave.api.post("/api/v1/groups", { name: `dave ${g}`, memberIds: [] });
 			mine.push(created.body.group.conversationId);
-			await dave.api.post(`/api/v1/conversations/${created.body.group.conversationId}/messages`, { clientMsgId: `dv${g}`, type: "text", content: `hello ${g}` });
+			await dave.api.post(`/api/v1/conversations/${created.body.group.conversationId}/messages`, {
+				clientMsgId: `dv${g}`,
+				type: "text",
+				content: `hello ${g}`
+			});
 		}
 		const whole = await dave.api.get("/api/v1/conversations?limit=500");
 		expect(whole.body.nextCursor).toBeNull();
@@ -318,7 +385,11 @@ describe.each([
 		// bob's list holds the direct conversation whose last message is 16 KB: a page stops when the next one would not fit.
 		for (let g = 0; g < 5; g++) {
 			const created = await alice.api.post("/api/v1/groups", { name: `heavy ${g}`, memberIds: [bob.user.id] });
-			await alice.api.post(`/api/v1/conversations/${created.body.group.conversationId}/messages`, { clientMsgId: `h${g}`, type: "text", content: bigContent(`heavy ${g}`) });
+			await alice.api.post(`/api/v1/conversations/${created.body.group.conversationId}/messages`, {
+				clientMsgId: `h${g}`,
+				type: "text",
+				content: bigContent(`heavy ${g}`)
+			});
 		}
 		const heavy = await bob.api.get("/api/v1/conversations");
 		expect(heavy.body.conversations.length).toBeLessThan(7);
@@ -335,9 +406,16 @@ describe.each([
 		expect(wide).toMatchObject({ ok: false, error: { code: "INVALID_INPUT" } });
 		const bare = await emitAck(socket, "sync", { cursor: "nonsense" });
 		expect(bare).toMatchObject({ ok: false, error: { code: "INVALID_INPUT" } });
-		expect((await emitAck(socket, "sync", { since: Object.fromEntries(Object.entries(tooMany).slice(0, 1000)) })).ok).toBe(true);
+		expect(
+			(await emitAck(socket, "sync", { since: Object.fromEntries(Object.entries(tooMany).slice(0, 1000)) })).ok
+		).toBe(true);
 
-		for (const query of ["limit=501", "limit=0", "cursor=nonsense", `cursor=${Buffer.from('["s",""]').toString("base64url")}`]) {
+		for (const query of [
+			"limit=501",
+			"limit=0",
+			"cursor=nonsense",
+			`cursor=${Buffer.from('["s",""]').toString("base64url")}`
+		]) {
 			const res = await bob.api.get(`/api/v1/conversations?${query}`);
 			expect([query, res.status, res.body.error?.code]).toEqual([query, 400, "INVALID_INPUT"]);
 		}

@@ -3,7 +3,14 @@ import { startGoChat, RunningGoChat } from "../helpers/gochat";
 import { Account, Api, register } from "../helpers/http";
 import { closeAll, connect, emitAck, nextEvent, record } from "../helpers/sockets";
 
-type Message = { id: string; conversationId: string; senderId: string; seq: number; content: string; clientMsgId: string };
+type Message = {
+	id: string;
+	conversationId: string;
+	senderId: string;
+	seq: number;
+	content: string;
+	clientMsgId: string;
+};
 type NewMessage = { message: Message };
 
 describe("realtime messaging over Socket.IO", () => {
@@ -19,8 +26,10 @@ describe("realtime messaging over Socket.IO", () => {
 	};
 	const send = (socket: Socket, conversationId: string, content: string, clientMsgId = `rt-${++counter}`) =>
 		emitAck(socket, "message:send", { conversationId, clientMsgId, type: "text", content });
-	const direct = async (a: Account, b: Account) => (await a.api.post("/api/v1/conversations/direct", { userId: b.user.id })).body.conversation.id as string;
-	const arrivalOf = (socket: Socket, content: string) => nextEvent<NewMessage>(socket, "message:new", e => e.message.content === content);
+	const direct = async (a: Account, b: Account) =>
+		(await a.api.post("/api/v1/conversations/direct", { userId: b.user.id })).body.conversation.id as string;
+	const arrivalOf = (socket: Socket, content: string) =>
+		nextEvent<NewMessage>(socket, "message:new", e => e.message.content === content);
 
 	beforeAll(async () => {
 		gochat = await startGoChat({ MESSAGE_MAX_BYTES: "1024" });
@@ -36,7 +45,10 @@ describe("realtime messaging over Socket.IO", () => {
 
 		const atBob = arrivalOf(b, "hi bob");
 		const ack = await send(a, id, "hi bob");
-		expect(ack).toMatchObject({ ok: true, message: { conversationId: id, senderId: alice.user.id, seq: 1, content: "hi bob" } });
+		expect(ack).toMatchObject({
+			ok: true,
+			message: { conversationId: id, senderId: alice.user.id, seq: 1, content: "hi bob" }
+		});
 		expect((await atBob).message).toEqual(ack.message);
 
 		const atAlice = arrivalOf(a, "hi alice");
@@ -58,10 +70,15 @@ describe("realtime messaging over Socket.IO", () => {
 			await send(daveSocket, id, `from dave ${i}`);
 			await Promise.all(arrivals);
 		}
-		for (const log of seen) expect(log.map(e => e.message.content)).toEqual(["from dave 0", "from dave 1", "from dave 2"]);
+		for (const log of seen)
+			expect(log.map(e => e.message.content)).toEqual(["from dave 0", "from dave 1", "from dave 2"]);
 
 		// Carol's own message goes to her other sockets, not back to the one that sent it.
-		const others = [arrivalOf(carolSockets[1], "from carol"), arrivalOf(carolSockets[2], "from carol"), arrivalOf(daveSocket, "from carol")];
+		const others = [
+			arrivalOf(carolSockets[1], "from carol"),
+			arrivalOf(carolSockets[2], "from carol"),
+			arrivalOf(daveSocket, "from carol")
+		];
 		await send(carolSockets[0], id, "from carol");
 		await Promise.all(others);
 		// A later message reaches socket 0 only after anything pushed to it before.
@@ -90,7 +107,10 @@ describe("realtime messaging over Socket.IO", () => {
 
 	test("offline group members catch up by sync with exactly what they missed, in seq order", async () => {
 		const members = await Promise.all([0, 1, 2, 3, 4].map(i => register(api, `g${i}`)));
-		const created = await members[0].api.post("/api/v1/groups", { name: "five", memberIds: members.slice(1).map(m => m.user.id) });
+		const created = await members[0].api.post("/api/v1/groups", {
+			name: "five",
+			memberIds: members.slice(1).map(m => m.user.id)
+		});
 		const groupConversation = created.body.group.conversationId as string;
 		const online = [await open(members[0]), await open(members[1]), await open(members[2])];
 		// Members 3 and 4 were here before: they saw one message, then went offline.
@@ -110,12 +130,16 @@ describe("realtime messaging over Socket.IO", () => {
 			const back = await open(member);
 			const reply = await emitAck(back, "sync", { since: { [groupConversation]: 1 } });
 			expect(reply.ok).toBe(true);
-			const entry = reply.conversations.find((c: { conversationId: string }) => c.conversationId === groupConversation);
+			const entry = reply.conversations.find(
+				(c: { conversationId: string }) => c.conversationId === groupConversation
+			);
 			expect(entry.messages.map((m: Message) => m.id)).toEqual(sent.map(m => m.id));
 			expect(entry.messages.map((m: Message) => m.seq)).toEqual(sent.map((_, i) => i + 2));
 			expect(entry).toMatchObject({ hasMore: false, lastSeq: 21, unreadCount: 21 });
 			// The world room was not listed: it comes along with its newest messages.
-			expect(reply.conversations.map((c: { conversationId: string }) => c.conversationId)).toEqual(expect.arrayContaining([groupConversation]));
+			expect(reply.conversations.map((c: { conversationId: string }) => c.conversationId)).toEqual(
+				expect.arrayContaining([groupConversation])
+			);
 			const everything = await back.timeout(10000).emitWithAck("sync");
 			expect(everything.ok).toBe(true);
 			const upToDate = await emitAck(back, "sync", { since: { [groupConversation]: 21, world: 1e9 } });
@@ -126,7 +150,12 @@ describe("realtime messaging over Socket.IO", () => {
 	test("sync pages: at most 200 messages per conversation, with hasMore; the next page opens with that conversation again", async () => {
 		const [gina, hank] = [await register(api, "gina"), await register(api, "hank")];
 		const id = await direct(gina, hank);
-		for (let i = 0; i < 205; i++) await gina.api.post(`/api/v1/conversations/${id}/messages`, { clientMsgId: `page-${i}`, type: "text", content: `p${i}` });
+		for (let i = 0; i < 205; i++)
+			await gina.api.post(`/api/v1/conversations/${id}/messages`, {
+				clientMsgId: `page-${i}`,
+				type: "text",
+				content: `p${i}`
+			});
 		const socket = await open(hank);
 		const first = await emitAck(socket, "sync", { since: { [id]: 0, world: 1e9 } });
 		const entry = first.conversations[0];
@@ -141,22 +170,39 @@ describe("realtime messaging over Socket.IO", () => {
 	});
 
 	test("bad sends get an error ack and store nothing", async () => {
-		const [ivan, judy, mallory] = [await register(api, "ivan"), await register(api, "judy"), await register(api, "mallory")];
+		const [ivan, judy, mallory] = [
+			await register(api, "ivan"),
+			await register(api, "judy"),
+			await register(api, "mallory")
+		];
 		const id = await direct(ivan, judy);
 		const m = await open(mallory);
 		const i = await open(ivan);
 		const cases: Array<[Socket, unknown, string]> = [
 			[m, { conversationId: id, clientMsgId: "x1", type: "text", content: "sneak" }, "CONVERSATION_NOT_FOUND"],
-			[i, { conversationId: "group_424242", clientMsgId: "x2", type: "text", content: "void" }, "CONVERSATION_NOT_FOUND"],
+			[
+				i,
+				{ conversationId: "group_424242", clientMsgId: "x2", type: "text", content: "void" },
+				"CONVERSATION_NOT_FOUND"
+			],
 			[i, { conversationId: id, type: "text", content: "no id" }, "INVALID_INPUT"],
-			[i, { conversationId: id, clientMsgId: "x3", type: "text", content: "x".repeat(1025) }, "MESSAGE_TOO_LARGE"],
+			[
+				i,
+				{ conversationId: id, clientMsgId: "x3", type: "text", content: "x".repeat(1025) },
+				"MESSAGE_TOO_LARGE"
+			],
 			[i, "not an object", "INVALID_INPUT"]
 		];
 		for (const [socket, payload, code] of cases) {
 			const ack = await emitAck(socket, "message:send", payload);
 			expect(ack).toMatchObject({ ok: false, error: { code, message: expect.any(String) } });
 		}
-		const tooBig = await emitAck(i, "message:send", { conversationId: id, clientMsgId: "x4", type: "text", content: "x".repeat(1025) });
+		const tooBig = await emitAck(i, "message:send", {
+			conversationId: id,
+			clientMsgId: "x4",
+			type: "text",
+			content: "x".repeat(1025)
+		});
 		expect(tooBig.error.details).toEqual({ maxBytes: 1024 });
 		const stored = await ivan.api.get(`/api/v1/conversations/${id}/messages`);
 		expect(stored.body.messages).toEqual([]);
@@ -172,7 +218,11 @@ describe("realtime messaging over Socket.IO", () => {
 		const [kate, liam] = [await register(api, "kate"), await register(api, "liam")];
 		const id = await direct(kate, liam);
 		const [k1, k2] = [await open(kate), await open(kate)];
-		const peerOnline = nextEvent(k1, "presence", (p: { userId: string; online: boolean }) => p.userId === liam.user.id && p.online);
+		const peerOnline = nextEvent(
+			k1,
+			"presence",
+			(p: { userId: string; online: boolean }) => p.userId === liam.user.id && p.online
+		);
 		const l = await open(liam);
 		expect(await peerOnline).toEqual({ userId: liam.user.id, online: true });
 
@@ -189,14 +239,23 @@ describe("realtime messaging over Socket.IO", () => {
 		expect(read).toMatchObject({ ok: true, readSeq: 1, unreadCount: 0 });
 		expect(await otherDevice).toEqual({ conversationId: id, seq: 1 });
 
-		const peerOffline = nextEvent(k1, "presence", (p: { userId: string; online: boolean }) => p.userId === liam.user.id && !p.online);
+		const peerOffline = nextEvent(
+			k1,
+			"presence",
+			(p: { userId: string; online: boolean }) => p.userId === liam.user.id && !p.online
+		);
 		l.close();
 		expect(await peerOffline).toEqual({ userId: liam.user.id, online: false });
 	});
 
 	test("group pushes follow membership changes at once: a removed member gets nothing, a new one gets the next", async () => {
-		const [owner, kept, removed, added] = await Promise.all(["go", "gk", "gr", "ga"].map(name => register(api, name)));
-		const created = await owner.api.post("/api/v1/groups", { name: "changing", memberIds: [kept.user.id, removed.user.id] });
+		const [owner, kept, removed, added] = await Promise.all(
+			["go", "gk", "gr", "ga"].map(name => register(api, name))
+		);
+		const created = await owner.api.post("/api/v1/groups", {
+			name: "changing",
+			memberIds: [kept.user.id, removed.user.id]
+		});
 		const { id: groupId, conversationId } = created.body.group;
 		const [o, k, r, a] = await Promise.all([owner, kept, removed, added].map(open));
 		const atRemoved = record<NewMessage>(r, "message:new");
@@ -206,7 +265,9 @@ describe("realtime messaging over Socket.IO", () => {
 		await first;
 
 		expect((await owner.api.delete(`/api/v1/groups/${groupId}/members/${removed.user.id}`)).status).toBe(200);
-		expect((await owner.api.post(`/api/v1/groups/${groupId}/members`, { userIds: [added.user.id] })).status).toBe(200);
+		expect((await owner.api.post(`/api/v1/groups/${groupId}/members`, { userIds: [added.user.id] })).status).toBe(
+			200
+		);
 		const atKept = arrivalOf(k, "after");
 		const atNew = arrivalOf(a, "after");
 		await send(o, conversationId, "after");

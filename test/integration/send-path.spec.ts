@@ -3,8 +3,19 @@ import { startGoChat, RunningGoChat } from "../helpers/gochat";
 import { Account, Api, register } from "../helpers/http";
 import { closeAll, connect, emitAck, record } from "../helpers/sockets";
 
-type Message = { id: string; conversationId: string; senderId: string; seq: number; content: string; clientMsgId: string };
-type Ack = { ok: boolean; message?: Message; error?: { code: string; message: string; details?: { retryAfter?: number } } };
+type Message = {
+	id: string;
+	conversationId: string;
+	senderId: string;
+	seq: number;
+	content: string;
+	clientMsgId: string;
+};
+type Ack = {
+	ok: boolean;
+	message?: Message;
+	error?: { code: string; message: string; details?: { retryAfter?: number } };
+};
 type Sequelize = { getDialect(): string; query(sql: string): Promise<unknown> };
 
 const sendOver = (socket: Socket, conversationId: string, clientMsgId: string, content = clientMsgId) =>
@@ -15,13 +26,16 @@ async function historyOf(account: Account, conversationId: string): Promise<Mess
 	const all: Message[] = [];
 	for (;;) {
 		const after = all.length > 0 ? all[all.length - 1].seq : 0;
-		const page = await account.api.get(`/api/v1/conversations/${conversationId}/messages?afterSeq=${after}&limit=200`);
+		const page = await account.api.get(
+			`/api/v1/conversations/${conversationId}/messages?afterSeq=${after}&limit=200`
+		);
 		all.push(...page.body.messages);
 		if (!page.body.hasMore) return all;
 	}
 }
 
-const direct = async (a: Account, b: Account) => (await a.api.post("/api/v1/conversations/direct", { userId: b.user.id })).body.conversation.id as string;
+const direct = async (a: Account, b: Account) =>
+	(await a.api.post("/api/v1/conversations/direct", { userId: b.user.id })).body.conversation.id as string;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 describe("the send path: one call, group commit, seqs from SQL", () => {
@@ -45,10 +59,22 @@ describe("the send path: one call, group commit, seqs from SQL", () => {
 	test("hundreds of concurrent sends and resends across a few conversations: gap-free seqs, each message stored once", async () => {
 		const users = [];
 		for (let i = 0; i < 6; i++) users.push(await register(api, `gc${i}`));
-		const conversations = [await direct(users[0], users[1]), await direct(users[2], users[3]), await direct(users[4], users[5])];
-		const group = await users[0].api.post("/api/v1/groups", { name: "burst", memberIds: users.slice(1).map(u => u.user.id) });
+		const conversations = [
+			await direct(users[0], users[1]),
+			await direct(users[2], users[3]),
+			await direct(users[4], users[5])
+		];
+		const group = await users[0].api.post("/api/v1/groups", {
+			name: "burst",
+			memberIds: users.slice(1).map(u => u.user.id)
+		});
 		conversations.push(group.body.group.conversationId);
-		const senders = [[0, 1], [2, 3], [4, 5], [0, 5]];
+		const senders = [
+			[0, 1],
+			[2, 3],
+			[4, 5],
+			[0, 5]
+		];
 		const socketsOf = await Promise.all(users.map(open));
 
 		const sends: Array<Promise<{ key: string; acks: Ack[] }>> = [];
@@ -57,7 +83,11 @@ describe("the send path: one call, group commit, seqs from SQL", () => {
 			const sender = socketsOf[senders[c][n % 2]];
 			const key = `burst-${n}`;
 			// Every message is sent twice at once: the resend must get the original back.
-			sends.push(Promise.all([sendOver(sender, conversations[c], key), sendOver(sender, conversations[c], key)]).then(acks => ({ key, acks })));
+			sends.push(
+				Promise.all([sendOver(sender, conversations[c], key), sendOver(sender, conversations[c], key)]).then(
+					acks => ({ key, acks })
+				)
+			);
 		}
 		const results = await Promise.all(sends);
 		for (const { acks } of results) {
@@ -71,23 +101,31 @@ describe("the send path: one call, group commit, seqs from SQL", () => {
 			expect(stored.map(m => m.seq)).toEqual(range(75));
 			expect(new Set(stored.map(m => m.clientMsgId)).size).toBe(75);
 		}
-		const { groupCommit } = await gochat.broker.call<{ groupCommit: { batches: number; messages: number } }>("repo.messages.stats");
+		const { groupCommit } = await gochat.broker.call<{ groupCommit: { batches: number; messages: number } }>(
+			"repo.messages.stats"
+		);
 		// Concurrent sends shared transactions: far fewer batches than messages.
 		expect(groupCommit.messages).toBeGreaterThanOrEqual(300);
 		expect(groupCommit.batches).toBeLessThan(groupCommit.messages);
 	});
 
 	test("a message whose insert fails fails alone and takes no seq", async () => {
-		const sequelize = (gochat.broker.getLocalService("repo.messages") as unknown as { db: { sequelize: Sequelize } }).db.sequelize;
-		await sequelize.query(sequelize.getDialect() === "sqlite"
-			? "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.content = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
-			: "CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW BEGIN IF NEW.content = 'poison' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'poisoned'; END IF; END");
+		const sequelize = (
+			gochat.broker.getLocalService("repo.messages") as unknown as { db: { sequelize: Sequelize } }
+		).db.sequelize;
+		await sequelize.query(
+			sequelize.getDialect() === "sqlite"
+				? "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.content = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+				: "CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW BEGIN IF NEW.content = 'poison' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'poisoned'; END IF; END"
+		);
 		try {
 			const [ann, ben] = [await register(api, "ann"), await register(api, "ben")];
 			const id = await direct(ann, ben);
 			const [a, b] = [await open(ann), await open(ben)];
 			const atBen = record<{ message: Message }>(b, "message:new");
-			const acks = await Promise.all(range(21).map(n => sendOver(a, id, `p-${n}`, n === 11 ? "poison" : `fine ${n}`)));
+			const acks = await Promise.all(
+				range(21).map(n => sendOver(a, id, `p-${n}`, n === 11 ? "poison" : `fine ${n}`))
+			);
 			expect(acks[10]).toMatchObject({ ok: false, error: { code: "INTERNAL" } });
 			const good = acks.filter((_, i) => i !== 10);
 			expect(good.every(ack => ack.ok)).toBe(true);
@@ -115,7 +153,8 @@ describe("the send path: one call, group commit, seqs from SQL", () => {
 		expect(again.message).toEqual(first.message);
 		const marker = await sendOver(c, id, "marker");
 		await new Promise<void>(resolve => {
-			const check = () => (atDi.some(e => e.message.id === marker.message!.id) ? resolve() : setTimeout(check, 20));
+			const check = () =>
+				atDi.some(e => e.message.id === marker.message!.id) ? resolve() : setTimeout(check, 20);
 			check();
 		});
 		expect(atDi.map(e => e.message.content)).toEqual(["original", "marker"]);
@@ -167,7 +206,15 @@ describe("overload: a tiny admission limit", () => {
 		expect(atFay.map(x => x.message.id).sort()).toEqual(acked.map(m => m.id).sort());
 
 		// Over REST the same refusal is a 503 with Retry-After.
-		const burst = await Promise.all(range(30).map(n => eli.api.post(`/api/v1/conversations/${id}/messages`, { clientMsgId: `r-${n}`, type: "text", content: "rest" })));
+		const burst = await Promise.all(
+			range(30).map(n =>
+				eli.api.post(`/api/v1/conversations/${id}/messages`, {
+					clientMsgId: `r-${n}`,
+					type: "text",
+					content: "rest"
+				})
+			)
+		);
 		const rejected = burst.filter(r => r.status !== 200);
 		expect(rejected.length).toBeGreaterThan(0);
 		for (const r of rejected) {
@@ -192,10 +239,16 @@ describe("a send the client gave up on", () => {
 		const socket = await connect(gochat.baseUrl, gil.accessToken);
 		try {
 			// Hold the next message INSERT until the client has had its answer.
-			const sequelize = (gochat.broker.getLocalService("repo.messages") as unknown as { db: { sequelize: { query(sql: string, ...rest: unknown[]): Promise<unknown> } } }).db.sequelize;
+			const sequelize = (
+				gochat.broker.getLocalService("repo.messages") as unknown as {
+					db: { sequelize: { query(sql: string, ...rest: unknown[]): Promise<unknown> } };
+				}
+			).db.sequelize;
 			const query = sequelize.query.bind(sequelize);
 			let release!: () => void;
-			const gate = new Promise<void>(resolve => { release = resolve; });
+			const gate = new Promise<void>(resolve => {
+				release = resolve;
+			});
 			let heldInsert: Promise<unknown> | null = null;
 			sequelize.query = (sql: string, ...rest: unknown[]) => {
 				if (!heldInsert && sql.startsWith("INSERT INTO messages")) {

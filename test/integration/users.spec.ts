@@ -14,7 +14,10 @@ describe("user profiles over HTTP", () => {
 	afterAll(() => gochat.stop());
 
 	test("a user updates their display name and avatar, and others see it", async () => {
-		const res = await alice.api.patch("/api/v1/users/me", { displayName: "  Alice A.  ", avatarUrl: "https://cdn.example.com/a.png" });
+		const res = await alice.api.patch("/api/v1/users/me", {
+			displayName: "  Alice A.  ",
+			avatarUrl: "https://cdn.example.com/a.png"
+		});
 		expect(res.status).toBe(200);
 		expect(res.body.user).toMatchObject({ displayName: "Alice A.", avatarUrl: "https://cdn.example.com/a.png" });
 		const bob = await register(api, "bob");

@@ -21,7 +21,9 @@ async function capacityOf(target: Target, options: Options): Promise<Found> {
  * machine) and against GoChat, one after the other so they never share the CPU.
  */
 export async function runCompare(startGoChat: () => Promise<Target>, options: Options): Promise<void> {
-	log(`GoChat bench --compare: ${options.clients} clients, ${Math.round(options.groupShare * 100)}% of sends to groups of ${options.groupSize}; bare Socket.IO relay first, then GoChat`);
+	log(
+		`GoChat bench --compare: ${options.clients} clients, ${Math.round(options.groupShare * 100)}% of sends to groups of ${options.groupSize}; bare Socket.IO relay first, then GoChat`
+	);
 	const relay = await capacityOf(await startRelay(), options);
 	const goChat = await capacityOf(await startGoChat(), options);
 	log(`capacity (${criterion(options)})`);

@@ -18,15 +18,20 @@ export async function connectedLoad(target: Target, options: Options): Promise<L
 	const population = await pairsAndGroups(target, options.clients, options.groupSize);
 	const driver = new LoadDriver(target.baseUrl, population);
 	const connection = await driver.connect(100);
-	log(`${label(`${target.name} connections`)}${connection.connected} of ${options.clients} in ${connection.seconds.toFixed(1)} s`);
+	log(
+		`${label(`${target.name} connections`)}${connection.connected} of ${options.clients} in ${connection.seconds.toFixed(1)} s`
+	);
 	if (connection.failed > 0) {
 		driver.close();
-		throw new Error(`${connection.failed} of ${options.clients} sockets could not connect to ${target.name}: ${connection.firstError}`);
+		throw new Error(
+			`${connection.failed} of ${options.clients} sockets could not connect to ${target.name}: ${connection.firstError}`
+		);
 	}
 	return driver;
 }
 
-export const criterion = (options: Options) => `everything accepted and delivered, send-to-receive p99 < ${options.p99} ms`;
+export const criterion = (options: Options) =>
+	`everything accepted and delivered, send-to-receive p99 < ${options.p99} ms`;
 
 /**
  * Rising rates (see capacity.ts for the walk): each step is a warm-up and a measured run on the
@@ -39,9 +44,17 @@ export interface Found {
 }
 
 export async function findMax(driver: LoadDriver, options: Options, name: string): Promise<Found> {
-	const plan = { start: options.start, factor: options.factor, maxRate: options.maxRate, maxSteps: options.maxSteps, refine: options.refine };
+	const plan = {
+		start: options.start,
+		factor: options.factor,
+		maxRate: options.maxRate,
+		maxSteps: options.maxSteps,
+		refine: options.refine
+	};
 	const pick = randomPick(driver.population, options.groupShare);
-	log(`${name}: steps of ${options.stepWarmup} s warm-up + ${options.stepDuration} s measured; pass = ${criterion(options)}`);
+	log(
+		`${name}: steps of ${options.stepWarmup} s warm-up + ${options.stepDuration} s measured; pass = ${criterion(options)}`
+	);
 	// Cold caches, a cold database and a cold JIT are not the capacity: one unmeasured run first.
 	const coldStart = new Phase(options.start, STEP_ACK_TIMEOUT_MS);
 	await driver.drive(coldStart, COLD_START_SECONDS, pick);
@@ -67,14 +80,20 @@ export async function findMax(driver: LoadDriver, options: Options, name: string
 	}
 	const found = capacity(history);
 	const fails = [...reasons.keys()];
-	const stoppedBy = fails.length > 0 ? `at ${Math.min(...fails)} msg/s: ${reasons.get(Math.min(...fails))}`
-		: history.length >= options.maxSteps ? `step cap (${options.maxSteps}) reached` : `--max-rate ${options.maxRate} reached`;
+	const stoppedBy =
+		fails.length > 0
+			? `at ${Math.min(...fails)} msg/s: ${reasons.get(Math.min(...fails))}`
+			: history.length >= options.maxSteps
+				? `step cap (${options.maxSteps}) reached`
+				: `--max-rate ${options.maxRate} reached`;
 	log(`${label(`${name} capacity`)}${found > 0 ? `${found} msg/s` : "none: no step passed"} (stopped ${stoppedBy})`);
 	return { capacity: found, stoppedBy };
 }
 
 export async function runFindMax(target: Target, options: Options): Promise<void> {
-	log(`GoChat bench --find-max: ${options.clients} clients, ${Math.round(options.groupShare * 100)}% of sends to groups of ${options.groupSize}, against ${target.baseUrl}`);
+	log(
+		`GoChat bench --find-max: ${options.clients} clients, ${Math.round(options.groupShare * 100)}% of sends to groups of ${options.groupSize}, against ${target.baseUrl}`
+	);
 	const driver = await connectedLoad(target, options);
 	try {
 		await findMax(driver, options, target.name);

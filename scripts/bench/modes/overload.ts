@@ -23,7 +23,11 @@ const REFUSAL_P99_GOAL_MS = 100;
  * Probes at a low rate from the end of the burst until `PROBE_WINDOW` consecutive probes are acked
  * ok with p99 under the limit; returns the seconds that took, or null if not within the limit.
  */
-async function timeToRecover(driver: LoadDriver, burstEnd: number, p99: number): Promise<{ seconds: number | null; probes: Phase }> {
+async function timeToRecover(
+	driver: LoadDriver,
+	burstEnd: number,
+	p99: number
+): Promise<{ seconds: number | null; probes: Phase }> {
 	const probes = new Phase(PROBE_RATE, RECOVERY_LIMIT_MS);
 	const senders = driver.population.members.filter(m => m.direct);
 	const sent: SendRecord[] = [];
@@ -49,7 +53,9 @@ async function timeToRecover(driver: LoadDriver, burstEnd: number, p99: number):
  * accepted message went unpushed, its memory, and how long until normal service returns.
  */
 export async function runOverload(target: Target, options: Options): Promise<void> {
-	log(`GoChat bench --overload: ${options.clients} clients, ${Math.round(options.groupShare * 100)}% of sends to groups of ${options.groupSize}, against ${target.baseUrl}`);
+	log(
+		`GoChat bench --overload: ${options.clients} clients, ${Math.round(options.groupShare * 100)}% of sends to groups of ${options.groupSize}, against ${target.baseUrl}`
+	);
 	const driver = await connectedLoad(target, options);
 	try {
 		let base = options.rate;
@@ -58,7 +64,9 @@ export async function runOverload(target: Target, options: Options): Promise<voi
 			base = found.capacity > 0 ? found.capacity : MIN_RATE;
 		}
 		const rate = Math.round(base * options.overloadFactor);
-		log(`${label("overload")}${options.overloadFactor} x ${base} msg/s = ${rate} msg/s for ${options.duration} s (${options.rate === undefined ? "capacity found above" : "--rate"})`);
+		log(
+			`${label("overload")}${options.overloadFactor} x ${base} msg/s = ${rate} msg/s for ${options.duration} s (${options.rate === undefined ? "capacity found above" : "--rate"})`
+		);
 		await driver.quiet(1000, 60000);
 
 		const rssBefore = rssMiB(target.pid);
@@ -75,8 +83,12 @@ export async function runOverload(target: Target, options: Options): Promise<voi
 		log(`${label("sent")}${burst.sent} messages, ${(burst.sent / burst.sendSeconds).toFixed(0)} msg/s`);
 		log(`${label("accepted")}${burst.accepted} messages, ${(burst.accepted / burst.sendSeconds).toFixed(0)} msg/s`);
 		const retryAfter = summarize(burst.retryAfter);
-		log(`${label("refused OVERLOADED")}${burst.refused} (${((100 * burst.refused) / Math.max(1, burst.sent)).toFixed(1)}% of sent)` +
-			(burst.refused > 0 ? `; retryAfter p50 ${retryAfter.p50} s, max ${retryAfter.max} s, missing on ${burst.refusedWithoutRetryAfter}` : ""));
+		log(
+			`${label("refused OVERLOADED")}${burst.refused} (${((100 * burst.refused) / Math.max(1, burst.sent)).toFixed(1)}% of sent)` +
+				(burst.refused > 0
+					? `; retryAfter p50 ${retryAfter.p50} s, max ${retryAfter.max} s, missing on ${burst.refusedWithoutRetryAfter}`
+					: "")
+		);
 		log(`${latencyLine("refusal latency", burst.refusalMs)}  (goal p99 < ${REFUSAL_P99_GOAL_MS} ms)`);
 		log(`${label("other failures")}${errorsLine(burst)}`);
 		log(latencyLine("ack latency (accepted)", burst.ackMs));
@@ -85,10 +97,16 @@ export async function runOverload(target: Target, options: Options): Promise<voi
 		log(`${label("lost")}${burst.lost} pushes owed for accepted messages`);
 		log(`${label("duplicated")}${burst.duplicates}`);
 		log(`${label("pushed though refused")}${burst.pushedWithout("refused")}`);
-		log(`${label(`${target.name} RSS`)}${target.pid ? `before ${mib(rssBefore)}, peak ${mib(peak)}, after ${mib(rssAfter)}` : "n/a (remote server)"}`);
-		log(`${label("recovery")}${recovery.seconds === null
-			? `not within ${RECOVERY_LIMIT_MS / 1000} s`
-			: `${recovery.seconds.toFixed(1)} s after the burst`} (${PROBE_WINDOW} probes in a row at ${PROBE_RATE}/s acked ok with p99 < ${options.p99} ms)`);
+		log(
+			`${label(`${target.name} RSS`)}${target.pid ? `before ${mib(rssBefore)}, peak ${mib(peak)}, after ${mib(rssAfter)}` : "n/a (remote server)"}`
+		);
+		log(
+			`${label("recovery")}${
+				recovery.seconds === null
+					? `not within ${RECOVERY_LIMIT_MS / 1000} s`
+					: `${recovery.seconds.toFixed(1)} s after the burst`
+			} (${PROBE_WINDOW} probes in a row at ${PROBE_RATE}/s acked ok with p99 < ${options.p99} ms)`
+		);
 		driver.discard(burst);
 		driver.discard(recovery.probes);
 	} finally {

@@ -1,8 +1,16 @@
 import crypto from "crypto";
 import jwt from "jsonwebtoken";
 import {
-	newRefreshToken, PASSWORD_MAX, PASSWORD_MIN, PASSWORD_PATTERN, parseRefreshToken, REFRESH_TOKEN_CHARS, signAccessToken, usernameKey,
-	USERNAME_PATTERN, verifyAccessToken
+	newRefreshToken,
+	PASSWORD_MAX,
+	PASSWORD_MIN,
+	PASSWORD_PATTERN,
+	parseRefreshToken,
+	REFRESH_TOKEN_CHARS,
+	signAccessToken,
+	usernameKey,
+	USERNAME_PATTERN,
+	verifyAccessToken
 } from "../../../lib/auth-rules";
 
 const SECRET = "s".repeat(32);
@@ -10,8 +18,13 @@ const isValidUsername = (name: string) => USERNAME_PATTERN.test(name);
 const isValidPassword = (password: string) => password.length >= PASSWORD_MIN && password.length <= PASSWORD_MAX;
 
 describe("account rules", () => {
-	test.each(["abc", "Alice_01", "x".repeat(32), "___"])("accepts username %p", name => expect(isValidUsername(name)).toBe(true));
-	test.each(["ab", "x".repeat(33), "bad-name", "space name", "ünïcode", "", "alice   ", " alice", "ali\u0000ce"])("refuses username %p", name => expect(isValidUsername(name)).toBe(false));
+	test.each(["abc", "Alice_01", "x".repeat(32), "___"])("accepts username %p", name =>
+		expect(isValidUsername(name)).toBe(true)
+	);
+	test.each(["ab", "x".repeat(33), "bad-name", "space name", "ünïcode", "", "alice   ", " alice", "ali\u0000ce"])(
+		"refuses username %p",
+		name => expect(isValidUsername(name)).toBe(false)
+	);
 	test("usernames compare case-insensitively", () => expect(usernameKey("AlIcE")).toBe(usernameKey("alice")));
 	test("passwords are 8 to 128 characters", () => {
 		expect(isValidPassword("1234567")).toBe(false);
@@ -29,7 +42,9 @@ describe("access tokens", () => {
 
 	test("an expired token says so", () => {
 		const token = jwt.sign({ sid: "s", exp: Math.floor(Date.now() / 1000) - 10 }, SECRET, { subject: "1" });
-		expect(() => verifyAccessToken(token, SECRET)).toThrow(expect.objectContaining({ type: "TOKEN_EXPIRED", code: 401 }));
+		expect(() => verifyAccessToken(token, SECRET)).toThrow(
+			expect.objectContaining({ type: "TOKEN_EXPIRED", code: 401 })
+		);
 	});
 
 	test("a token signed with another secret or algorithm is invalid", () => {
@@ -62,8 +77,17 @@ describe("refresh tokens", () => {
 
 	const secret = "A".repeat(43);
 	test.each([
-		"", "nodot", ".secret", "session.", `session-1.${secret}`, `${sessionId}.`, `${sessionId}.${secret}x`,
-		`${sessionId.toUpperCase()}.${secret}`, `${sessionId}.${"A".repeat(42)}=`, `${sessionId}\u0000.${secret}`, ` ${sessionId}.${secret}`
+		"",
+		"nodot",
+		".secret",
+		"session.",
+		`session-1.${secret}`,
+		`${sessionId}.`,
+		`${sessionId}.${secret}x`,
+		`${sessionId.toUpperCase()}.${secret}`,
+		`${sessionId}.${"A".repeat(42)}=`,
+		`${sessionId}\u0000.${secret}`,
+		` ${sessionId}.${secret}`
 	])("refuses malformed token %p", token => {
 		expect(parseRefreshToken(token)).toBeNull();
 	});
@@ -74,8 +98,13 @@ describe("refresh tokens", () => {
 });
 
 describe("passwords", () => {
-	test.each(["correct horse", "pässwörd 🐴", "tab-free!"])("may hold %p", password => expect(PASSWORD_PATTERN.test(password)).toBe(true));
-	test.each(["nul\u0000byte", "esc\u001bape", "del\u007f", "new\nline"])("refuses control characters in %p", password => {
-		expect(PASSWORD_PATTERN.test(password)).toBe(false);
-	});
+	test.each(["correct horse", "pässwörd 🐴", "tab-free!"])("may hold %p", password =>
+		expect(PASSWORD_PATTERN.test(password)).toBe(true)
+	);
+	test.each(["nul\u0000byte", "esc\u001bape", "del\u007f", "new\nline"])(
+		"refuses control characters in %p",
+		password => {
+			expect(PASSWORD_PATTERN.test(password)).toBe(false);
+		}
+	);
 });

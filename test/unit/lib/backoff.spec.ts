@@ -21,14 +21,29 @@ describe("backoff", () => {
 
 	test("an attempt is refused by the counter with the longest wait, or allowed when none waits", () => {
 		const loose = { ...policy, free: 100 };
-		expect(decideAttempt([policy, loose], [{ count: 2, lastAt: 0 }, null], 0)).toEqual({ allowed: true, retryAfterMs: 0, refusedBy: -1 });
+		expect(decideAttempt([policy, loose], [{ count: 2, lastAt: 0 }, null], 0)).toEqual({
+			allowed: true,
+			retryAfterMs: 0,
+			refusedBy: -1
+		});
 		const strict = { ...policy, free: 1 };
-		expect(decideAttempt([policy, strict], [{ count: 3, lastAt: 0 }, { count: 3, lastAt: 0 }], 0))
-			.toEqual({ allowed: false, retryAfterMs: 4000, refusedBy: 1 });
+		expect(
+			decideAttempt(
+				[policy, strict],
+				[
+					{ count: 3, lastAt: 0 },
+					{ count: 3, lastAt: 0 }
+				],
+				0
+			)
+		).toEqual({ allowed: false, retryAfterMs: 4000, refusedBy: 1 });
 	});
 
 	test("state round-trips through its string form; garbage reads as no state", () => {
-		expect(decodeAttempts(encodeAttempts({ count: 7, lastAt: 1_732_000_000_123 }))).toEqual({ count: 7, lastAt: 1_732_000_000_123 });
+		expect(decodeAttempts(encodeAttempts({ count: 7, lastAt: 1_732_000_000_123 }))).toEqual({
+			count: 7,
+			lastAt: 1_732_000_000_123
+		});
 		expect(decodeAttempts(null)).toBeNull();
 		expect(decodeAttempts("nonsense")).toBeNull();
 	});

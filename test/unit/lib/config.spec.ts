@@ -5,27 +5,64 @@ const base = { DATABASE_URL: "sqlite::memory:" };
 describe("loadConfig", () => {
 	test("defaults run everything embedded on port 3000", () => {
 		const config = loadConfig(base);
-		expect(config).toMatchObject({ port: 3000, services: ["gateway", "logic", "repo", "task"], messageMaxBytes: 16384, groupMaxMembers: 10000, workerId: 0 });
-		expect(config).toMatchObject({ redisUrl: null, transporter: null, queueUrl: null, groupInlineFanout: 500, hotCacheSize: 300, namespace: "gochat" });
+		expect(config).toMatchObject({
+			port: 3000,
+			services: ["gateway", "logic", "repo", "task"],
+			messageMaxBytes: 16384,
+			groupMaxMembers: 10000,
+			workerId: 0
+		});
+		expect(config).toMatchObject({
+			redisUrl: null,
+			transporter: null,
+			queueUrl: null,
+			groupInlineFanout: 500,
+			hotCacheSize: 300,
+			namespace: "gochat"
+		});
 		expect(config.jwtSecretSource).toBe("generated");
 		expect(config.jwtSecret.length).toBeGreaterThanOrEqual(32);
 	});
 
 	test("reads every variable it documents", () => {
 		const config = loadConfig({
-			...base, PORT: "8080", JWT_SECRET: "k".repeat(40), SERVICES: "gateway,repo/users", WORKER_ID: "12",
-			MESSAGE_MAX_BYTES: "100", GROUP_MAX_MEMBERS: "50", LOG_LEVEL: "debug", MIGRATE_ON_START: "false"
+			...base,
+			PORT: "8080",
+			JWT_SECRET: "k".repeat(40),
+			SERVICES: "gateway,repo/users",
+			WORKER_ID: "12",
+			MESSAGE_MAX_BYTES: "100",
+			GROUP_MAX_MEMBERS: "50",
+			LOG_LEVEL: "debug",
+			MIGRATE_ON_START: "false"
 		});
 		expect(config).toMatchObject({
-			port: 8080, jwtSecret: "k".repeat(40), jwtSecretSource: "env", services: ["gateway", "repo/users"], workerId: 12,
-			messageMaxBytes: 100, groupMaxMembers: 50, logLevel: "debug", migrateOnStart: false
+			port: 8080,
+			jwtSecret: "k".repeat(40),
+			jwtSecretSource: "env",
+			services: ["gateway", "repo/users"],
+			workerId: 12,
+			messageMaxBytes: 100,
+			groupMaxMembers: 50,
+			logLevel: "debug",
+			migrateOnStart: false
 		});
 	});
 
 	test("real servers: the queue follows REDIS_URL unless QUEUE_URL says otherwise", () => {
-		const withRedis = loadConfig({ ...base, REDIS_URL: "redis://127.0.0.1:6379", TRANSPORTER: "nats://127.0.0.1:4222" });
-		expect(withRedis).toMatchObject({ redisUrl: "redis://127.0.0.1:6379", queueUrl: "redis://127.0.0.1:6379", transporter: "nats://127.0.0.1:4222" });
-		expect(loadConfig({ ...base, REDIS_URL: "redis://r:6379", QUEUE_URL: "nats://n:4222" }).queueUrl).toBe("nats://n:4222");
+		const withRedis = loadConfig({
+			...base,
+			REDIS_URL: "redis://127.0.0.1:6379",
+			TRANSPORTER: "nats://127.0.0.1:4222"
+		});
+		expect(withRedis).toMatchObject({
+			redisUrl: "redis://127.0.0.1:6379",
+			queueUrl: "redis://127.0.0.1:6379",
+			transporter: "nats://127.0.0.1:4222"
+		});
+		expect(loadConfig({ ...base, REDIS_URL: "redis://r:6379", QUEUE_URL: "nats://n:4222" }).queueUrl).toBe(
+			"nats://n:4222"
+		);
 	});
 
 	test("the embedded hot cache holds 64 MiB unless HOT_CACHE_MAX_MB says otherwise", () => {
@@ -35,16 +72,38 @@ describe("loadConfig", () => {
 
 	test("sends: 128 at once, 256 waiting, 5 s to be stored, unless configured", () => {
 		expect(loadConfig(base)).toMatchObject({ sendConcurrency: 128, sendQueue: 256, sendTimeoutMs: 5000 });
-		expect(loadConfig({ ...base, SEND_CONCURRENCY: "1", SEND_QUEUE: "0", SEND_TIMEOUT_MS: "250" })).toMatchObject({ sendConcurrency: 1, sendQueue: 0, sendTimeoutMs: 250 });
+		expect(loadConfig({ ...base, SEND_CONCURRENCY: "1", SEND_QUEUE: "0", SEND_TIMEOUT_MS: "250" })).toMatchObject({
+			sendConcurrency: 1,
+			sendQueue: 0,
+			sendTimeoutMs: 250
+		});
 	});
 
 	test.each([
-		["SEND_CONCURRENCY", "0"], ["SEND_QUEUE", "-1"], ["SEND_TIMEOUT_MS", "50"], ["SEND_TIMEOUT_MS", "5s"],
-		["REDIS_URL", "http://x"], ["TRANSPORTER", "kafka://x"], ["QUEUE_URL", "amqp://x"], ["QUEUE_URL", "not a url"],
-		["GROUP_INLINE_FANOUT", "1"], ["PRESENCE_TTL", "0"], ["HOT_CACHE_SIZE", "-1"], ["HOT_CACHE_MAX_MB", "0"], ["HOT_CACHE_MAX_MB", "64MB"],
-		["PORT", "http"], ["PORT", "70000"], ["WORKER_ID", "1024"], ["JWT_SECRET", "short"], ["DATABASE_URL", "postgres://x/y"],
-		["DATABASE_URL", "mysql://host"], ["SERVICES", "gateway,chat"], ["LOG_LEVEL", "loud"], ["MIGRATE_ON_START", "maybe"],
-		["MESSAGE_MAX_BYTES", "0"], ["BCRYPT_ROUNDS", "3"]
+		["SEND_CONCURRENCY", "0"],
+		["SEND_QUEUE", "-1"],
+		["SEND_TIMEOUT_MS", "50"],
+		["SEND_TIMEOUT_MS", "5s"],
+		["REDIS_URL", "http://x"],
+		["TRANSPORTER", "kafka://x"],
+		["QUEUE_URL", "amqp://x"],
+		["QUEUE_URL", "not a url"],
+		["GROUP_INLINE_FANOUT", "1"],
+		["PRESENCE_TTL", "0"],
+		["HOT_CACHE_SIZE", "-1"],
+		["HOT_CACHE_MAX_MB", "0"],
+		["HOT_CACHE_MAX_MB", "64MB"],
+		["PORT", "http"],
+		["PORT", "70000"],
+		["WORKER_ID", "1024"],
+		["JWT_SECRET", "short"],
+		["DATABASE_URL", "postgres://x/y"],
+		["DATABASE_URL", "mysql://host"],
+		["SERVICES", "gateway,chat"],
+		["LOG_LEVEL", "loud"],
+		["MIGRATE_ON_START", "maybe"],
+		["MESSAGE_MAX_BYTES", "0"],
+		["BCRYPT_ROUNDS", "3"]
 	])("an invalid %s (%p) stops the start with a message naming it", (name, value) => {
 		expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
 		expect(() => loadConfig({ ...base, [name]: value })).toThrow(new RegExp(`^${name}: `));

@@ -5,7 +5,11 @@ describe("ConversationMembersCache", () => {
 		const cache = new ConversationMembersCache();
 		cache.set("group_1", ["a", "b"], cache.generation);
 		cache.set("group_2", null, cache.generation);
-		expect([cache.get("group_1"), cache.get("group_2"), cache.get("group_3")]).toEqual([["a", "b"], null, undefined]);
+		expect([cache.get("group_1"), cache.get("group_2"), cache.get("group_3")]).toEqual([
+			["a", "b"],
+			null,
+			undefined
+		]);
 		cache.forget("group_1");
 		expect(cache.get("group_1")).toBeUndefined();
 	});

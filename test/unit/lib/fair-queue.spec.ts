@@ -13,7 +13,9 @@ describe("FairQueue", () => {
 		queue.push("b", "b1");
 		queue.push("c", "c1");
 		queue.push("b", "b2");
-		expect([queue.size, queue.keys, queue.sizeOf("a"), queue.sizeOf("b"), queue.sizeOf("z")]).toEqual([7, 3, 4, 2, 0]);
+		expect([queue.size, queue.keys, queue.sizeOf("a"), queue.sizeOf("b"), queue.sizeOf("z")]).toEqual([
+			7, 3, 4, 2, 0
+		]);
 		expect(drain(queue)).toEqual(["a1", "b1", "c1", "a2", "b2", "a3", "a4"]);
 		expect([queue.size, queue.keys]).toEqual([0, 0]);
 	});

@@ -2,7 +2,12 @@ import { refusalReason, requireSomeoneAllowed, screenCandidates } from "../../..
 import { toHttpError } from "../../../lib/errors";
 import type { GroupAddPolicy } from "../../../lib/types";
 
-const candidate = (userId: string, policy: GroupAddPolicy, blocked = false, contact = false) => ({ userId, policy, blocked, contact });
+const candidate = (userId: string, policy: GroupAddPolicy, blocked = false, contact = false) => ({
+	userId,
+	policy,
+	blocked,
+	contact
+});
 
 describe("group consent", () => {
 	test.each([
@@ -20,11 +25,19 @@ describe("group consent", () => {
 	});
 
 	test("screening keeps the order and splits allowed from refused", () => {
-		expect(screenCandidates([
-			candidate("1", "everyone"), candidate("2", "nobody"), candidate("3", "contacts", false, true), candidate("4", "everyone", true)
-		])).toEqual({
+		expect(
+			screenCandidates([
+				candidate("1", "everyone"),
+				candidate("2", "nobody"),
+				candidate("3", "contacts", false, true),
+				candidate("4", "everyone", true)
+			])
+		).toEqual({
 			allowed: ["1", "3"],
-			refused: [{ userId: "2", reason: "policy" }, { userId: "4", reason: "blocked" }]
+			refused: [
+				{ userId: "2", reason: "policy" },
+				{ userId: "4", reason: "blocked" }
+			]
 		});
 	});
 
@@ -36,7 +49,10 @@ describe("group consent", () => {
 		} catch (err) {
 			thrown = err;
 		}
-		expect(toHttpError(thrown)).toEqual({ status: 403, body: { error: { code: "FORBIDDEN", message: expect.any(String), details: { refused } } } });
+		expect(toHttpError(thrown)).toEqual({
+			status: 403,
+			body: { error: { code: "FORBIDDEN", message: expect.any(String), details: { refused } } }
+		});
 	});
 
 	test("a request that adds someone, or refused nobody, goes on", () => {

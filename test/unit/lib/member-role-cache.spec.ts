@@ -26,7 +26,11 @@ describe("MemberRoleCache", () => {
 		cache.set("c2", "u1", "member");
 		cache.get("c1", "u1");
 		cache.set("c3", "u1", "member");
-		expect([cache.get("c1", "u1"), cache.get("c2", "u1"), cache.get("c3", "u1")]).toEqual(["member", undefined, "member"]);
+		expect([cache.get("c1", "u1"), cache.get("c2", "u1"), cache.get("c3", "u1")]).toEqual([
+			"member",
+			undefined,
+			"member"
+		]);
 		now = 1000;
 		expect(cache.get("c1", "u1")).toBeUndefined();
 		expect(cache.size).toBe(1);

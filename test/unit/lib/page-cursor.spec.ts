@@ -1,5 +1,11 @@
 import { toHttpError } from "../../../lib/errors";
-import { activityCursor, CURSOR_MAX_LENGTH, parseActivityCursor, parseSyncCursor, syncCursor } from "../../../lib/page-cursor";
+import {
+	activityCursor,
+	CURSOR_MAX_LENGTH,
+	parseActivityCursor,
+	parseSyncCursor,
+	syncCursor
+} from "../../../lib/page-cursor";
 
 const refusal = (parse: () => unknown) => {
 	try {
@@ -31,7 +37,10 @@ describe("page cursors", () => {
 		["the other kind of cursor", activityCursor("2026-11-21T01:07:19.455Z", "world")],
 		["an ID that is too long", Buffer.from(JSON.stringify(["s", "x".repeat(65)])).toString("base64url")]
 	])("a sync cursor that is %s is 400 INVALID_INPUT", (_what, cursor) => {
-		expect(refusal(() => parseSyncCursor(cursor))).toMatchObject({ status: 400, body: { error: { code: "INVALID_INPUT" } } });
+		expect(refusal(() => parseSyncCursor(cursor))).toMatchObject({
+			status: 400,
+			body: { error: { code: "INVALID_INPUT" } }
+		});
 	});
 
 	test.each([
@@ -39,6 +48,9 @@ describe("page cursors", () => {
 		["a time that is no time", Buffer.from(JSON.stringify(["a", "yesterday", "world"])).toString("base64url")],
 		["a missing ID", Buffer.from(JSON.stringify(["a", "2026-11-21T01:07:19.455Z"])).toString("base64url")]
 	])("an activity cursor that is %s is 400 INVALID_INPUT", (_what, cursor) => {
-		expect(refusal(() => parseActivityCursor(cursor))).toMatchObject({ status: 400, body: { error: { code: "INVALID_INPUT" } } });
+		expect(refusal(() => parseActivityCursor(cursor))).toMatchObject({
+			status: 400,
+			body: { error: { code: "INVALID_INPUT" } }
+		});
 	});
 });

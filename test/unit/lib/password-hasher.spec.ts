@@ -47,7 +47,10 @@ describe("PasswordHasher", () => {
 
 	test("close refuses what runs and waits, stops the threads, and refuses later calls", async () => {
 		const hasher = make(1, 4, 10);
-		const refused = [expect(hasher.hash("one")).rejects.toThrow("closed"), expect(hasher.hash("two")).rejects.toThrow("closed")];
+		const refused = [
+			expect(hasher.hash("one")).rejects.toThrow("closed"),
+			expect(hasher.hash("two")).rejects.toThrow("closed")
+		];
 		await hasher.close();
 		await Promise.all(refused);
 		await expect(hasher.compare("x", "y")).rejects.toThrow("closed");

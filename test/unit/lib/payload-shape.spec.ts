@@ -33,7 +33,10 @@ describe("declaredFieldsOnly", () => {
 	const schema = { conversationId: "string", seq: { type: "number" }, $$strict: "remove" };
 
 	test("keeps the declared fields and drops the rest", () => {
-		expect(declaredFieldsOnly({ conversationId: "world", seq: 1, extra: { deep: true } }, schema)).toEqual({ conversationId: "world", seq: 1 });
+		expect(declaredFieldsOnly({ conversationId: "world", seq: 1, extra: { deep: true } }, schema)).toEqual({
+			conversationId: "world",
+			seq: 1
+		});
 	});
 
 	test("never passes $-keys, even ones the schema names", () => {

@@ -30,7 +30,11 @@ describe("SnowflakeGenerator", () => {
 	test("a clock that goes backwards never yields a duplicate or a smaller ID, and is reported", () => {
 		let now = SNOWFLAKE_EPOCH + 10000;
 		const drifts: number[] = [];
-		const gen = new SnowflakeGenerator(3, () => now, drift => drifts.push(drift));
+		const gen = new SnowflakeGenerator(
+			3,
+			() => now,
+			drift => drifts.push(drift)
+		);
 		const before = gen.nextBigInt();
 		now -= 2000;
 		const during = [gen.nextBigInt(), gen.nextBigInt()];

@@ -1,19 +1,41 @@
 import Validator from "fastest-validator";
 import { toHttpError } from "../../../lib/errors";
-import { avatarUrlRule, clientMsgIdRule, displayNameRule, messageContentRule, refuseNull } from "../../../lib/validation";
+import {
+	avatarUrlRule,
+	clientMsgIdRule,
+	displayNameRule,
+	messageContentRule,
+	refuseNull
+} from "../../../lib/validation";
 
 /** The shared rules as the broker's validator (fastest-validator) applies them. */
 const check = (rule: object, value: unknown) => new Validator().compile({ value: rule })({ value }) === true;
 
 describe("shared parameter rules", () => {
-	test.each(["a", "abc-123", "x".repeat(64), "inner space", "ünïcödé 😀", "CASE"])("clientMsgId %j is accepted", id => {
-		expect(check(clientMsgIdRule, id)).toBe(true);
-	});
-
-	test.each(["", "x".repeat(65), "abc ", " abc", "abc\t", "abc\n", "\u00a0abc", "abc\u3000", "a\u0000b", "a\u0007", "a\u007f", "a\u0085", "a\ud800", "\udc00a", " "])(
-		"clientMsgId %j is refused",
-		id => expect(check(clientMsgIdRule, id)).toBe(false)
+	test.each(["a", "abc-123", "x".repeat(64), "inner space", "ünïcödé 😀", "CASE"])(
+		"clientMsgId %j is accepted",
+		id => {
+			expect(check(clientMsgIdRule, id)).toBe(true);
+		}
 	);
+
+	test.each([
+		"",
+		"x".repeat(65),
+		"abc ",
+		" abc",
+		"abc\t",
+		"abc\n",
+		"\u00a0abc",
+		"abc\u3000",
+		"a\u0000b",
+		"a\u0007",
+		"a\u007f",
+		"a\u0085",
+		"a\ud800",
+		"\udc00a",
+		" "
+	])("clientMsgId %j is refused", id => expect(check(clientMsgIdRule, id)).toBe(false));
 
 	test("message content keeps newlines and tabs but not NUL or unpaired surrogates", () => {
 		expect(check(messageContentRule, "line\n\tnext 😀")).toBe(true);

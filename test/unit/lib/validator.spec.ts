@@ -17,7 +17,11 @@ describe("SafeValidator", () => {
 	afterAll(() => broker.stop());
 
 	it("refuses, as a validation error (400), values that throw when read as text or numbers", async () => {
-		for (const params of [{ seq: { toString: {} }, name: "abc" }, { seq: 1, name: [{ toString: "x" }] }, { seq: { valueOf: 1 }, name: "abc" }]) {
+		for (const params of [
+			{ seq: { toString: {} }, name: "abc" },
+			{ seq: 1, name: [{ toString: "x" }] },
+			{ seq: { valueOf: 1 }, name: "abc" }
+		]) {
 			const err = await broker.call("probe.echo", params).catch(e => e);
 			expect(toHttpError(err)).toMatchObject({ status: 400, body: { error: { code: "INVALID_INPUT" } } });
 		}

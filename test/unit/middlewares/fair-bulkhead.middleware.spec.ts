@@ -72,7 +72,12 @@ describe("FairBulkhead", () => {
 	test("a call whose caller gave up while it waited is dropped at its turn, never run, and makes room", async () => {
 		let now = 0;
 		const started: string[] = [];
-		const bulkhead = new FairBulkhead({ concurrency: 1, maxQueueSize: 10, maxQueuePerKey: 2 }, refusals, undefined, () => now);
+		const bulkhead = new FairBulkhead(
+			{ concurrency: 1, maxQueueSize: 10, maxQueuePerKey: 2 },
+			refusals,
+			undefined,
+			() => now
+		);
 		const first = gate(started, "a0");
 		bulkhead.run("a", Infinity, first.task);
 		const late = bulkhead.run("a", 100, gate(started, "late").task);
@@ -90,14 +95,20 @@ describe("FairBulkhead", () => {
 
 	test("a task that throws at once still frees its slot", async () => {
 		const bulkhead = new FairBulkhead({ concurrency: 1, maxQueueSize: 10, maxQueuePerKey: 10 }, refusals);
-		await expect(bulkhead.run("a", Infinity, () => { throw new Error("sync"); })).rejects.toThrow("sync");
+		await expect(
+			bulkhead.run("a", Infinity, () => {
+				throw new Error("sync");
+			})
+		).rejects.toThrow("sync");
 		await expect(bulkhead.run("a", Infinity, async () => "next")).resolves.toBe("next");
 		expect(bulkhead.inFlight).toBe(0);
 	});
 
 	test("reports the running and waiting counts after each change", async () => {
 		const seen: Array<[number, number]> = [];
-		const bulkhead = new FairBulkhead({ concurrency: 1, maxQueueSize: 10, maxQueuePerKey: 10 }, refusals, (r, w) => seen.push([r, w]));
+		const bulkhead = new FairBulkhead({ concurrency: 1, maxQueueSize: 10, maxQueuePerKey: 10 }, refusals, (r, w) =>
+			seen.push([r, w])
+		);
 		const started: string[] = [];
 		const a = gate(started, "a");
 		const runs = [bulkhead.run("k", Infinity, a.task), bulkhead.run("k", Infinity, async () => "b")];
@@ -121,7 +132,12 @@ describe("FairBulkheadMiddleware on a broker", () => {
 				fair: {
 					params: { id: "string" },
 					timeout: 200,
-					fairBulkhead: { concurrency: 1, maxQueueSize: 3, maxQueuePerKey: 2, key: (ctx: Context<unknown, { userId?: string }>) => ctx.meta.userId },
+					fairBulkhead: {
+						concurrency: 1,
+						maxQueueSize: 3,
+						maxQueuePerKey: 2,
+						key: (ctx: Context<unknown, { userId?: string }>) => ctx.meta.userId
+					},
 					handler(ctx: Context<{ id: string }>) {
 						ran.push(ctx.params.id);
 						return new Promise<string>(resolve => releases.push(() => resolve(ctx.params.id)));
@@ -137,7 +153,8 @@ describe("FairBulkheadMiddleware on a broker", () => {
 		ran = [];
 	});
 
-	const call = (id: string, userId: string) => broker.call<string, { id: string }>("work.fair", { id }, { meta: { userId } });
+	const call = (id: string, userId: string) =>
+		broker.call<string, { id: string }>("work.fair", { id }, { meta: { userId } });
 	const releaseAll = async () => {
 		while (releases.length > 0) {
 			releases.shift()!();
@@ -149,12 +166,18 @@ describe("FairBulkheadMiddleware on a broker", () => {
 		const calls = [call("a0", "a"), call("a1", "a"), call("a2", "a")];
 		const refused = await call("a3", "a").catch(err => err);
 		expect(refused).toBeInstanceOf(GoChatError);
-		expect(toHttpError(refused)).toMatchObject({ status: 429, body: { error: { code: "RATE_LIMITED", details: { retryAfter: 1 } } } });
+		expect(toHttpError(refused)).toMatchObject({
+			status: 429,
+			body: { error: { code: "RATE_LIMITED", details: { retryAfter: 1 } } }
+		});
 
 		const b = call("b0", "b");
 		const full = await call("c0", "c").catch(err => err);
 		expect(full).toBeInstanceOf(Errors.QueueIsFullError);
-		expect(toHttpError(full)).toMatchObject({ status: 503, body: { error: { code: "OVERLOADED", details: { retryAfter: 1 } } } });
+		expect(toHttpError(full)).toMatchObject({
+			status: 503,
+			body: { error: { code: "OVERLOADED", details: { retryAfter: 1 } } }
+		});
 
 		await releaseAll();
 		await expect(Promise.all([...calls, b])).resolves.toEqual(["a0", "a1", "a2", "b0"]);

@@ -1,11 +1,20 @@
-import { capacity, judge, MIN_RATE, nextRate, SearchPlan, StepFigures, StepOutcome } from "../../../scripts/bench/capacity";
+import {
+	capacity,
+	judge,
+	MIN_RATE,
+	nextRate,
+	SearchPlan,
+	StepFigures,
+	StepOutcome
+} from "../../../scripts/bench/capacity";
 
 const plan: SearchPlan = { start: 250, factor: 1.5, maxRate: 20000, maxSteps: 12, refine: 1 };
 
 /** Walks the search against a server that passes every rate up to `limit`. */
 function walk(limit: number, p: SearchPlan = plan): StepOutcome[] {
 	const history: StepOutcome[] = [];
-	for (let rate = nextRate(p, history); rate !== null; rate = nextRate(p, history)) history.push({ rate, pass: rate <= limit });
+	for (let rate = nextRate(p, history); rate !== null; rate = nextRate(p, history))
+		history.push({ rate, pass: rate <= limit });
 	return history;
 }
 
@@ -40,16 +49,33 @@ describe("find-max search", () => {
 
 	test("more refinement steps narrow the bracket further; none stops at the first failure", () => {
 		expect(walk(1000, { ...plan, refine: 0 }).map(s => s.rate)).toEqual([250, 375, 563, 845, 1268]);
-		expect(walk(1000, { ...plan, refine: 3 }).map(s => s.rate)).toEqual([250, 375, 563, 845, 1268, 1057, 951, 1004]);
+		expect(walk(1000, { ...plan, refine: 3 }).map(s => s.rate)).toEqual([
+			250, 375, 563, 845, 1268, 1057, 951, 1004
+		]);
 	});
 
 	test("a pass above a failure does not count as capacity", () => {
-		expect(capacity([{ rate: 250, pass: true }, { rate: 375, pass: false }, { rate: 500, pass: true }])).toBe(250);
+		expect(
+			capacity([
+				{ rate: 250, pass: true },
+				{ rate: 375, pass: false },
+				{ rate: 500, pass: true }
+			])
+		).toBe(250);
 	});
 });
 
 describe("step criterion", () => {
-	const clean: StepFigures = { rate: 500, seconds: 10, sent: 5000, refused: 0, failed: 0, delivered: 13000, lost: 0, receiveP99: 20 };
+	const clean: StepFigures = {
+		rate: 500,
+		seconds: 10,
+		sent: 5000,
+		refused: 0,
+		failed: 0,
+		delivered: 13000,
+		lost: 0,
+		receiveP99: 20
+	};
 
 	test("everything accepted and delivered in time passes", () => {
 		expect(judge(clean, 50)).toEqual({ pass: true, reason: "pass" });

@@ -1,7 +1,8 @@
 import { Probe, recoveredAt } from "../../../scripts/bench/recovery";
 
 /** Probes every 50 ms from t=0, with the given ack times (undefined: not answered yet). */
-const probes = (acks: Array<number | undefined>, ok = true): Probe[] => acks.map((ackMs, i) => ({ sentAt: i * 50, ackMs, ok: ackMs === undefined ? undefined : ok }));
+const probes = (acks: Array<number | undefined>, ok = true): Probe[] =>
+	acks.map((ackMs, i) => ({ sentAt: i * 50, ackMs, ok: ackMs === undefined ? undefined : ok }));
 
 describe("recovery after an overload", () => {
 	test("the first window of consecutive fast, accepted probes marks the recovery", () => {

@@ -4,13 +4,14 @@ import { MemoryStateStore } from "../../../../lib/state/memory-state-store";
 describe("LoginThrottle", () => {
 	let now: number;
 	let throttle: LoginThrottle;
-	const make = (limits: Partial<LoginThrottleLimits> = {}) => new LoginThrottle(new MemoryStateStore({ now: () => now, sweepIntervalMs: 0 }), {
-		pairFailures: 3,
-		addressFailures: 5,
-		usernameFailures: 8,
-		lockoutSeconds: 10,
-		...limits
-	});
+	const make = (limits: Partial<LoginThrottleLimits> = {}) =>
+		new LoginThrottle(new MemoryStateStore({ now: () => now, sweepIntervalMs: 0 }), {
+			pairFailures: 3,
+			addressFailures: 5,
+			usernameFailures: 8,
+			lockoutSeconds: 10,
+			...limits
+		});
 
 	beforeEach(() => {
 		now = 1_000_000;
@@ -48,10 +49,14 @@ describe("LoginThrottle", () => {
 
 	test("60 concurrent guesses: only the free ones are checked, and the right one among the rest is refused", async () => {
 		let checked = 0;
-		const verdicts = await Promise.all(Array.from({ length: 60 }, (_, i) => throttle.attempt("a", "alice", async () => {
-			checked++;
-			return i === 39 ? "user" : null;
-		})));
+		const verdicts = await Promise.all(
+			Array.from({ length: 60 }, (_, i) =>
+				throttle.attempt("a", "alice", async () => {
+					checked++;
+					return i === 39 ? "user" : null;
+				})
+			)
+		);
 		expect(checked).toBe(3);
 		expect(verdicts.filter(v => v.allowed)).toHaveLength(3);
 		expect(verdicts[39]).toMatchObject({ allowed: false, scope: "pair" });
@@ -97,7 +102,11 @@ describe("LoginThrottle", () => {
 
 	test("an attempt without a verdict counts nowhere, and its error reaches the caller", async () => {
 		for (let i = 0; i < 3; i++) {
-			await expect(throttle.attempt("a", "alice", async () => { throw new Error("overloaded"); })).rejects.toThrow("overloaded");
+			await expect(
+				throttle.attempt("a", "alice", async () => {
+					throw new Error("overloaded");
+				})
+			).rejects.toThrow("overloaded");
 		}
 		for (let i = 0; i < 3; i++) expect((await fail("a", "alice")).allowed).toBe(true);
 	});

@@ -53,9 +53,13 @@ describe("MemoryStateStore", () => {
 	});
 
 	describe("hot cache eviction", () => {
-		const message = (conversation: number, seq: number) => JSON.stringify({ conversation, seq: String(seq).padStart(3, "0"), content: "x".repeat(80) });
+		const message = (conversation: number, seq: number) =>
+			JSON.stringify({ conversation, seq: String(seq).padStart(3, "0"), content: "x".repeat(80) });
 		const write = (store: MemoryStateStore, conversation: number) =>
-			store.zadd(`hot:${conversation}`, Array.from({ length: 10 }, (_, seq) => [seq, message(conversation, seq)] as [number, string]));
+			store.zadd(
+				`hot:${conversation}`,
+				Array.from({ length: 10 }, (_, seq) => [seq, message(conversation, seq)] as [number, string])
+			);
 		/** What one conversation of ten messages costs, measured on an unbounded store. */
 		async function conversationBytes() {
 			const store = new MemoryStateStore({ evictablePrefix: "hot:", sweepIntervalMs: 0 });
@@ -67,7 +71,12 @@ describe("MemoryStateStore", () => {
 
 		test("keeps the hot cache under its cap by dropping the least recently used conversations", async () => {
 			const cap = 3.5 * (await conversationBytes());
-			const store = new MemoryStateStore({ now: clock, evictablePrefix: "hot:", maxEvictableBytes: cap, sweepIntervalMs: 0 });
+			const store = new MemoryStateStore({
+				now: clock,
+				evictablePrefix: "hot:",
+				maxEvictableBytes: cap,
+				sweepIntervalMs: 0
+			});
 			for (const c of [0, 1, 2]) await write(store, c);
 			expect(await store.zrangeByScore("hot:0", 0, 0)).toEqual([message(0, 0)]);
 
@@ -89,7 +98,12 @@ describe("MemoryStateStore", () => {
 		});
 
 		test("never evicts presence, sequences, floors or login limits, however large", async () => {
-			const store = new MemoryStateStore({ now: clock, evictablePrefix: "hot:", maxEvictableBytes: 5000, sweepIntervalMs: 0 });
+			const store = new MemoryStateStore({
+				now: clock,
+				evictablePrefix: "hot:",
+				maxEvictableBytes: 5000,
+				sweepIntervalMs: 0
+			});
 			const users = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
 			await store.sadd("presence:node:a", ...users);
 			await store.zadd("presence:user:1", [[now + 60_000, "a"]]);
@@ -102,7 +116,11 @@ describe("MemoryStateStore", () => {
 			expect(store.evictableBytes).toBeLessThanOrEqual(5000);
 			expect(await store.smembers("presence:node:a")).toHaveLength(10_000);
 			expect(await store.zrangeByScore("presence:user:1", now, Infinity)).toEqual(["a"]);
-			expect([await store.get("seq:c"), await store.get("hot-floor:c"), await store.get("login:alice")]).toEqual(["41", "1", "1"]);
+			expect([await store.get("seq:c"), await store.get("hot-floor:c"), await store.get("login:alice")]).toEqual([
+				"41",
+				"1",
+				"1"
+			]);
 			await store.close();
 		});
 
@@ -112,7 +130,10 @@ describe("MemoryStateStore", () => {
 			const one = store.evictableBytes;
 			await write(store, 1);
 			expect(store.evictableBytes).toBe(one);
-			await store.zadd("hot:1", [[10, message(1, 10)], [11, message(1, 11)]]);
+			await store.zadd("hot:1", [
+				[10, message(1, 10)],
+				[11, message(1, 11)]
+			]);
 			await store.ztrimToNewest("hot:1", 10);
 			expect(store.evictableBytes).toBe(one);
 			await store.zremRangeByScore("hot:1", 0, 4);
@@ -139,14 +160,20 @@ describe("MemoryStateStore", () => {
 	describe("large sets", () => {
 		test("the lowest score of a set too large to spread into arguments", async () => {
 			const store = new MemoryStateStore({ sweepIntervalMs: 0 });
-			await store.zadd("z", Array.from({ length: 300_000 }, (_, i) => [300_000 - i, `m${i}`] as [number, string]));
+			await store.zadd(
+				"z",
+				Array.from({ length: 300_000 }, (_, i) => [300_000 - i, `m${i}`] as [number, string])
+			);
 			expect(await store.zminScore("z")).toBe(1);
 			await store.close();
 		});
 
 		test("trimming one member at a time from a 10,000-member set keeps the newest", async () => {
 			const store = new MemoryStateStore({ sweepIntervalMs: 0 });
-			await store.zadd("z", Array.from({ length: 10_000 }, (_, i) => [i, `m${i}`] as [number, string]));
+			await store.zadd(
+				"z",
+				Array.from({ length: 10_000 }, (_, i) => [i, `m${i}`] as [number, string])
+			);
 			for (let i = 10_000; i < 12_000; i++) {
 				await store.zadd("z", [[i, `m${i}`]]);
 				await store.ztrimToNewest("z", 10_000);

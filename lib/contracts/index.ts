@@ -1,4 +1,4 @@
-import type { ActionSchema, CallingOptions, Context, ServiceActionsSchema } from "moleculer";
+import type { ActionSchema, CallingOptions, Context, ServiceActionsSchema, ServiceBroker } from "moleculer";
 import type { GatewayActions } from "./gateway";
 import type { LogicActions } from "./logic";
 import type { RepoActions } from "./repo";
@@ -21,6 +21,16 @@ export function call<A extends ActionName>(
 	opts?: CallingOptions
 ): Promise<Result<A>> {
 	return ctx.call(action, params, opts);
+}
+
+/** The same, from the broker: where no request context exists (socket handshakes, timers, REPL commands). */
+export function callFrom<A extends ActionName>(
+	broker: ServiceBroker,
+	action: A,
+	params: Params<A>,
+	opts?: CallingOptions
+): Promise<Result<A>> {
+	return broker.call<Result<A>, Params<A>>(action, params, opts);
 }
 
 /** A fastest-validator rule, as the services write them. */

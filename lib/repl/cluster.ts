@@ -1,15 +1,5 @@
-import type { CallingOptions, ServiceBroker } from "moleculer";
-import type { ActionName, Params, Result } from "../contracts";
-
-/** A typed broker.call for operators' commands, which run outside any service. */
-export function callAction<A extends ActionName>(
-	broker: ServiceBroker,
-	action: A,
-	params: Params<A>,
-	opts?: CallingOptions
-): Promise<Result<A>> {
-	return broker.call<Result<A>, Params<A>>(action, params, opts);
-}
+import type { ServiceBroker } from "moleculer";
+import { ActionName, callFrom, Params, Result } from "../contracts";
 
 /** The nodes where a service is up, sorted, so a command's rows keep their order between runs. */
 export function nodesOf(broker: ServiceBroker, service: string): string[] {
@@ -33,7 +23,7 @@ export function callEveryNode<A extends ActionName>(
 	return Promise.all(
 		nodesOf(broker, service).map(async nodeId => {
 			try {
-				return { nodeId, result: await callAction(broker, action, params, { nodeID: nodeId }) };
+				return { nodeId, result: await callFrom(broker, action, params, { nodeID: nodeId }) };
 			} catch (err) {
 				return { nodeId, error: err instanceof Error ? err.message : String(err) };
 			}

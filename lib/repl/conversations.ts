@@ -1,7 +1,8 @@
 import type { ServiceBroker } from "moleculer";
 import { brokerConfig } from "../config";
 import type { Message } from "../types";
-import { callAction, GochatCommand, requireArg, UsageError } from "./cluster";
+import { GochatCommand, requireArg, UsageError } from "./cluster";
+import { callFrom } from "../contracts";
 
 export const TAIL_DEFAULT = 10;
 
@@ -11,7 +12,7 @@ export async function tailConversation(
 	conversationId: string,
 	n = TAIL_DEFAULT
 ): Promise<Message[]> {
-	const page = await callAction(broker, "repo.messages.list", {
+	const page = await callFrom(broker, "repo.messages.list", {
 		conversationId,
 		limit: n,
 		maxBytes: brokerConfig(broker).pageMaxBytes
@@ -21,7 +22,7 @@ export async function tailConversation(
 
 /** An operator's system message, stored and delivered like any other. */
 export function say(broker: ServiceBroker, conversationId: string, text: string): Promise<Message> {
-	return callAction(broker, "messages.say", { conversationId, text });
+	return callFrom(broker, "messages.say", { conversationId, text });
 }
 
 function count(raw: string | undefined): number {

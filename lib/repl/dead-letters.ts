@@ -1,6 +1,7 @@
 import type { ServiceBroker } from "moleculer";
 import type { StoredDeadLetter } from "../contracts/repo";
-import { callAction, GochatCommand, UsageError } from "./cluster";
+import { GochatCommand, UsageError } from "./cluster";
+import { callFrom } from "../contracts";
 
 /** How many dead letters `gochat dead` lists; the total is always shown. */
 export const DEAD_LIST_LIMIT = 50;
@@ -9,17 +10,17 @@ export function listDeadLetters(
 	broker: ServiceBroker,
 	limit = DEAD_LIST_LIMIT
 ): Promise<{ total: number; letters: StoredDeadLetter[] }> {
-	return callAction(broker, "task.fanout.deadLetters", { limit });
+	return callFrom(broker, "task.fanout.deadLetters", { limit });
 }
 
 /** Sends every dead letter back to its channel; returns how many. */
 export function replayDeadLetters(broker: ServiceBroker): Promise<number> {
-	return callAction(broker, "task.fanout.replay", {});
+	return callFrom(broker, "task.fanout.replay", {});
 }
 
 /** Forgets every dead letter; returns how many. */
 export function dropDeadLetters(broker: ServiceBroker): Promise<number> {
-	return callAction(broker, "task.fanout.drop", {});
+	return callFrom(broker, "task.fanout.drop", {});
 }
 
 export const deadLetterCommands: GochatCommand[] = [

@@ -2,7 +2,8 @@ import type { ServiceBroker } from "moleculer";
 import type { GatewayStats } from "../contracts/gateway";
 import type { SendStats } from "../contracts/logic";
 import type { FanoutStats } from "../contracts/task";
-import { callAction, callEveryNode, failedRow, GochatCommand, NodeAnswer, Printable } from "./cluster";
+import { callEveryNode, failedRow, GochatCommand, NodeAnswer, Printable } from "./cluster";
+import { callFrom } from "../contracts";
 
 export interface ClusterStats {
 	gateways: Array<NodeAnswer<GatewayStats>>;
@@ -20,7 +21,7 @@ export async function clusterStats(broker: ServiceBroker): Promise<ClusterStats>
 		callEveryNode(broker, "messages", "messages.stats", {}),
 		callEveryNode(broker, "repo.messages", "repo.messages.hotCacheStats", {}),
 		callEveryNode(broker, "task.fanout", "task.fanout.stats", {}),
-		callAction(broker, "task.fanout.deadLetters", { limit: 0 }).then(
+		callFrom(broker, "task.fanout.deadLetters", { limit: 0 }).then(
 			page => ({ total: page.total }),
 			(err: Error) => ({ error: err.message })
 		)

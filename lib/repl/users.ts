@@ -1,9 +1,10 @@
 import type { ServiceBroker } from "moleculer";
-import { callAction, callEveryNode, failedRow, GochatCommand, NodeAnswer, Printable, requireArg } from "./cluster";
+import { callEveryNode, failedRow, GochatCommand, NodeAnswer, Printable, requireArg } from "./cluster";
+import { callFrom } from "../contracts";
 
 /** The gateway nodes where presence has the user online. */
 export async function whereOnline(broker: ServiceBroker, userId: string): Promise<string[]> {
-	const located = await callAction(broker, "repo.presence.locate", { userIds: [userId] });
+	const located = await callFrom(broker, "repo.presence.locate", { userIds: [userId] });
 	return [...(located[userId] ?? [])].sort();
 }
 
@@ -19,7 +20,7 @@ export interface KickReport {
  * disconnects the user's sockets on every gateway node: a token is checked only at handshake.
  */
 export async function kickUser(broker: ServiceBroker, userId: string): Promise<KickReport> {
-	const revoked = await callAction(broker, "repo.sessions.revokeForUser", { userId });
+	const revoked = await callFrom(broker, "repo.sessions.revokeForUser", { userId });
 	const sockets = await callEveryNode(broker, "api", "api.disconnectUser", {
 		userId,
 		reason: "kicked by an operator"

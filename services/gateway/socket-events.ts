@@ -1,7 +1,7 @@
 import { fail, toHttpError } from "../../lib/errors";
 import { nestingExceeds } from "../../lib/payload-shape";
 import { retryAfterSeconds } from "../../lib/rate-limit";
-import { callContract } from "./contract-call";
+import { callFrom } from "../../lib/contracts";
 import type { GatewaySocket, SocketUser } from "./socket-types";
 import { TYPING_INTERVAL_MS, TypingThrottle } from "./typing-throttle";
 
@@ -110,7 +110,7 @@ async function refreshToken(socket: GatewaySocket, payload: Payload): Promise<ob
 		fail("INVALID_INPUT", "Send {token: <accessToken>}");
 	}
 	const service = socket.$service;
-	const claims: SocketUser = await callContract(service.broker, "auth.resolveToken", { token });
+	const claims: SocketUser = await callFrom(service.broker, "auth.resolveToken", { token });
 	if (claims.userId !== socket.data.userId) fail("FORBIDDEN", "The token belongs to another user");
 	const expiresAt = tokenExpiresAt(token);
 	// A socket that went away meanwhile must not be put back into the session index.

@@ -1,7 +1,7 @@
 import type { Context, Service, ServiceBroker, ServiceSchema } from "moleculer";
 import SocketIOService from "moleculer-io";
 import { brokerConfig } from "../../lib/config";
-import { Params, serviceActions } from "../../lib/contracts";
+import { callFrom, Params, serviceActions } from "../../lib/contracts";
 import { GatewayStats, pushListRule } from "../../lib/contracts/gateway";
 import type { PresenceCheckpoint } from "../../lib/contracts/logic";
 import { clientAddress } from "../../lib/client-address";
@@ -10,7 +10,6 @@ import { declaredFieldsOnly, ParamsSchema } from "../../lib/payload-shape";
 import { NO_RETRY, NEVER_DROPPED } from "../../lib/resilience";
 import { CUT_OFF_SECONDS, GatewayLimits } from "./gateway-limits";
 import { CLIENT_EVENTS, isClientEvent, tokenExpiresAt, unknownEvent } from "./socket-events";
-import { callContract } from "./contract-call";
 import type { GatewaySocket, SocketGatewayThis, SocketUser, SyncReason } from "./socket-types";
 
 export type { SocketGatewayThis, SyncReason } from "./socket-types";
@@ -208,7 +207,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 						this.config.trustProxyHops
 					);
 					this.limits.sockets.checkAddress(address);
-					const claims: SocketUser = await callContract(this.broker, "auth.resolveToken", { token });
+					const claims: SocketUser = await callFrom(this.broker, "auth.resolveToken", { token });
 					this.limits.checkNotCutOff(claims.userId);
 					const releaseSlot = this.limits.sockets.take(claims.userId, address);
 					// A handshake dropped before it connected never disconnects: its transport closing hands the slot back.
@@ -299,7 +298,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				}
 				this.socketsByUser.set(userId, new Set([socket]));
 				try {
-					await callContract(this.broker, "presence.connected", { userId, nodeId: this.broker.nodeID });
+					await callFrom(this.broker, "presence.connected", { userId, nodeId: this.broker.nodeID });
 				} catch (err) {
 					this.presenceFailed(`presence of user ${userId} not reported: ${(err as Error).message}`);
 				}
@@ -326,7 +325,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				// Cleared first, so the disconnects below report nothing one by one.
 				this.socketsByUser.clear();
 				if (hadUsers)
-					await callContract(this.broker, "presence.nodeStopped", { nodeId: this.broker.nodeID }).catch(
+					await callFrom(this.broker, "presence.nodeStopped", { nodeId: this.broker.nodeID }).catch(
 						() => undefined
 					);
 				this.io?.disconnectSockets(true);
@@ -343,7 +342,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				if (!userSockets || userSockets.size > 0) return;
 				this.socketsByUser.delete(userId);
 				try {
-					await callContract(this.broker, "presence.disconnected", { userId, nodeId: this.broker.nodeID });
+					await callFrom(this.broker, "presence.disconnected", { userId, nodeId: this.broker.nodeID });
 				} catch (err) {
 					// Its entry expires with the TTL: the heartbeat no longer reports the user.
 					this.logger.debug(`Presence of user ${userId} not cleared: ${(err as Error).message}`);
@@ -355,7 +354,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				const userIds = [...this.socketsByUser.keys()];
 				for (let i = 0; i < userIds.length; i += HEARTBEAT_CHUNK) {
 					const chunk = userIds.slice(i, i + HEARTBEAT_CHUNK);
-					await callContract(this.broker, "presence.heartbeat", {
+					await callFrom(this.broker, "presence.heartbeat", {
 						nodeId: this.broker.nodeID,
 						userIds: chunk
 					});
@@ -379,7 +378,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				let found: PresenceCheckpoint;
 				try {
 					const mark = this.presenceMark ?? "";
-					found = await callContract(this.broker, "presence.checkpoint", {
+					found = await callFrom(this.broker, "presence.checkpoint", {
 						nodeId: this.broker.nodeID,
 						mark
 					});

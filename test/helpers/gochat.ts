@@ -30,30 +30,43 @@ export interface StartOptions {
 	join?: RunningGoChat;
 }
 
-async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-	const server = process.env.TEST_DATABASE_URL;
-	if (server && /^(mysql|mariadb):/.test(server)) {
-		const name = `gochat_test_${Date.now()}_${crypto.randomBytes(3).toString("hex")}`;
-		const admin = new URL(server.replace(/^mariadb:/, "mysql:"));
-		admin.pathname = "";
-		const run = async (sql: string) => {
-			const connection = await createConnection(admin.toString());
-			try {
-				await connection.query(sql);
-			} finally {
-				await connection.end();
-			}
-		};
-		await run(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-		const url = new URL(admin.toString());
-		url.pathname = `/${name}`;
-		return { url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS \`${name}\``) };
-	}
+export interface TestDatabase {
+	url: string;
+	drop(): Promise<void>;
+}
+
+/** A database of its own on the MySQL/MariaDB server `server` names (mysql://root@127.0.0.1:3306). */
+export async function mariadbDatabase(server: string): Promise<TestDatabase> {
+	const name = `gochat_test_${Date.now()}_${crypto.randomBytes(3).toString("hex")}`;
+	const admin = new URL(server.replace(/^mariadb:/, "mysql:"));
+	admin.pathname = "";
+	const run = async (sql: string) => {
+		const connection = await createConnection(admin.toString());
+		try {
+			await connection.query(sql);
+		} finally {
+			await connection.end();
+		}
+	};
+	await run(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+	const url = new URL(admin.toString());
+	url.pathname = `/${name}`;
+	return { url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS \`${name}\``) };
+}
+
+/** A temporary SQLite file, removed with its folder. */
+export async function sqliteDatabase(): Promise<TestDatabase> {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gochat-test-"));
 	return {
 		url: `sqlite:${path.join(dir, "gochat.sqlite")}`,
 		drop: async () => fs.rmSync(dir, { recursive: true, force: true })
 	};
+}
+
+/** MariaDB when TEST_DATABASE_URL names a server, else SQLite. */
+function freshDatabase(): Promise<TestDatabase> {
+	const server = process.env.TEST_DATABASE_URL;
+	return server && /^(mysql|mariadb):/.test(server) ? mariadbDatabase(server) : sqliteDatabase();
 }
 
 /** Deletes every Redis key a run made: its state prefix and its namespace's streams. */

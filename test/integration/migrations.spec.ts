@@ -1,12 +1,10 @@
-import crypto from "crypto";
 import fs from "fs";
-import os from "os";
 import path from "path";
 import { QueryTypes } from "sequelize";
-import { createConnection } from "mysql2/promise";
 import { createSequelize } from "../../lib/db/connection";
 import { childEnv, ensureBuild, freePort, GoChatProcess, startProcess } from "../helpers/processes";
 import { Server, serverSuite } from "../helpers/servers";
+import { mariadbDatabase, sqliteDatabase, TestDatabase } from "../helpers/gochat";
 
 /**
  * A database migrated by one kind of run (ts-node: npm run migrate, npm run dev) serves the other
@@ -24,37 +22,6 @@ const PROCESSES_MS = 120_000;
 const TS = ["-r", "ts-node/register/transpile-only"];
 const MIGRATE = { ts: [...TS, "scripts/migrate.ts"], compiled: ["dist/scripts/migrate.js"] };
 const SERVER = { ts: [...TS, "server.ts"], compiled: ["dist/server.js"] };
-
-interface TestDatabase {
-	url: string;
-	drop(): Promise<void>;
-}
-
-async function sqliteDatabase(): Promise<TestDatabase> {
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gochat-migrations-"));
-	return {
-		url: `sqlite:${path.join(dir, "gochat.sqlite")}`,
-		drop: async () => fs.rmSync(dir, { recursive: true, force: true })
-	};
-}
-
-async function mariadbDatabase(server: string): Promise<TestDatabase> {
-	const name = `gochat_test_migrations_${Date.now()}_${crypto.randomBytes(3).toString("hex")}`;
-	const admin = new URL(server.replace(/^mariadb:/, "mysql:"));
-	admin.pathname = "";
-	const run = async (sql: string) => {
-		const connection = await createConnection(admin.toString());
-		try {
-			await connection.query(sql);
-		} finally {
-			await connection.end();
-		}
-	};
-	await run(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-	const url = new URL(admin.toString());
-	url.pathname = `/${name}`;
-	return { url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS \`${name}\``) };
-}
 
 async function recordedNames(url: string): Promise<string[]> {
 	const sequelize = createSequelize(url);

@@ -82,7 +82,7 @@ export class GatewayLimits {
 	readonly sendsPerSocket: LocalRateLimiter;
 	readonly sendsPerUser: LocalRateLimiter;
 	readonly eventsPerSocket: LocalRateLimiter;
-	readonly refusalsPerSocket = new LocalRateLimiter(REFUSALS_BEFORE_CUT);
+	readonly refusalsPerSocket: LocalRateLimiter;
 	readonly sockets: SocketSlots;
 	/** Users cut off for flooding, until when (ms); entries past their time are dropped when looked at. */
 	private readonly cutOffUntil = new Map<string, number>();
@@ -98,11 +98,13 @@ export class GatewayLimits {
 			| "socketsPerUser"
 			| "socketsPerAddress"
 			| "jsonMaxDepth"
-		>
+		>,
+		now: () => number = Date.now
 	) {
-		this.sendsPerSocket = new LocalRateLimiter(config.sendRateSocket);
-		this.sendsPerUser = new LocalRateLimiter(config.sendRateUser);
-		this.eventsPerSocket = new LocalRateLimiter(config.socketEventRate);
+		this.sendsPerSocket = new LocalRateLimiter(config.sendRateSocket, now);
+		this.sendsPerUser = new LocalRateLimiter(config.sendRateUser, now);
+		this.eventsPerSocket = new LocalRateLimiter(config.socketEventRate, now);
+		this.refusalsPerSocket = new LocalRateLimiter(REFUSALS_BEFORE_CUT, now);
 		this.sockets = new SocketSlots(config.socketsPerUser, config.socketsPerAddress);
 		this.jsonMaxDepth = config.jsonMaxDepth;
 	}

@@ -43,15 +43,19 @@ describe("SocketSlots", () => {
 });
 
 describe("GatewayLimits", () => {
+	// A stopped clock: a slow run must not refill a bucket between two takes the test expects to be refused.
 	const limits = (socket: string, user: string) =>
-		new GatewayLimits({
-			sendRateSocket: parseRate(socket),
-			sendRateUser: parseRate(user),
-			socketEventRate: parseRate("2/1m"),
-			socketsPerUser: 20,
-			socketsPerAddress: 500,
-			jsonMaxDepth: 10
-		});
+		new GatewayLimits(
+			{
+				sendRateSocket: parseRate(socket),
+				sendRateUser: parseRate(user),
+				socketEventRate: parseRate("2/1m"),
+				socketsPerUser: 20,
+				socketsPerAddress: 500,
+				jsonMaxDepth: 10
+			},
+			() => 1_000_000
+		);
 
 	test("a socket past its own send rate does not spend its user's", () => {
 		const gate = limits("2/1m", "3/1m");

@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 
 /** typescript-eslint's recommended rules; layout is Prettier's business (eslint-config-prettier last). */
 export default tseslint.config(
-	{ ignores: ["dist/", "node_modules/", "data/", "coverage/", "test-results/"] },
+	{ ignores: ["dist/", "client/dist/", "node_modules/", "data/", "coverage/", "test-results/"] },
 	js.configs.recommended,
 	...tseslint.configs.recommended,
 	{
@@ -22,7 +22,7 @@ export default tseslint.config(
 		files: ["**/*.js", "**/*.cjs"],
 		languageOptions: {
 			sourceType: "commonjs",
-			globals: { module: "writable", require: "readonly", __dirname: "readonly" }
+			globals: { module: "writable", require: "readonly", __dirname: "readonly", process: "readonly" }
 		}
 	},
 	prettier

@@ -7,14 +7,25 @@ import {
 } from "moleculer";
 import { RedisCacher } from "./lib/cache/redis-cacher";
 import { createChannelsMiddleware } from "./lib/channels";
-import { Config, ConfigMiddleware } from "./lib/config";
+import { Config, ConfigMiddleware, etcdHosts } from "./lib/config";
+import { SettledEtcd3Discoverer } from "./lib/etcd-discoverer";
 import { isServerFailure, isTransientFailure } from "./lib/errors";
+import { HealthMiddleware } from "./lib/health/health-server";
 import { replCommands } from "./lib/repl";
 import { CIRCUIT_HALF_OPEN_MS, REQUEST_TIMEOUT_MS } from "./lib/resilience";
 import { serviceFiles } from "./lib/service-files";
+import {
+	ChannelTracingMiddleware,
+	loggerOptions,
+	metricsOptions,
+	MetricsMiddleware,
+	tracingOptions
+} from "./lib/telemetry";
 import { SafeValidator } from "./lib/validator";
+import { WorkerIdLeaseMiddleware } from "./lib/worker-lease";
 import { ChannelRetryMiddleware } from "./middlewares/channel-retry.middleware";
 import { FairBulkheadMiddleware } from "./middlewares/fair-bulkhead.middleware";
+import { RequestContextMiddleware } from "./middlewares/request-context.middleware";
 
 /**
  * Per endpoint (one action on one node), counted on the calling node: once half of at least 20
@@ -58,6 +69,15 @@ const BULKHEAD: BulkheadOptions = {
 };
 
 /**
+ * Which nodes exist: with DISCOVERER, etcd holds each node's heartbeat and service list (nodes
+ * still talk over the transporter); without it, the transporter's own heartbeats tell (Local).
+ */
+function discovererOptions(config: Pick<Config, "discoverer">) {
+	if (!config.discoverer) return "Local";
+	return new SettledEtcd3Discoverer({ etcd: { hosts: etcdHosts(config.discoverer) } });
+}
+
+/**
  * Broker options, every one named. The embedded default runs all services in one process with
  * no transporter, an in-memory cacher and in-process channels; the environment switches each
  * part to its server (TRANSPORTER, REDIS_URL, QUEUE_URL).
@@ -66,10 +86,7 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 	return {
 		namespace: config.namespace,
 		nodeID: config.nodeId,
-		logger: {
-			type: "Console",
-			options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY }
-		},
+		logger: loggerOptions(config),
 		logLevel: config.logLevel,
 		transporter: config.transporter,
 		cacher: config.redisUrl
@@ -82,20 +99,28 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 		heartbeatInterval: 5,
 		heartbeatTimeout: 15,
 		contextParamsCloning: false,
-		tracking: { enabled: true, shutdownTimeout: 10 * 1000 },
+		// Moleculer waits for the broker's calls and then each service's in turn: leave room under the hard deadline.
+		tracking: { enabled: true, shutdownTimeout: Math.max(1000, config.shutdownTimeoutSeconds * 1000 - 2000) },
 		disableBalancer: false,
-		registry: { strategy: "RoundRobin", preferLocal: true },
+		registry: { strategy: "RoundRobin", preferLocal: true, discoverer: discovererOptions(config) },
 		circuitBreaker: CIRCUIT_BREAKER,
 		bulkhead: BULKHEAD,
 		validator: new SafeValidator(),
-		metrics: { enabled: false },
-		tracing: { enabled: false },
+		metrics: metricsOptions(config),
+		tracing: tracingOptions(config),
 		// Moleculer's Middleware type has no room for the `name` these middlewares carry.
 		middlewares: [
 			ConfigMiddleware(config),
+			// Early, so the probes answer (alive, not ready) while the rest starts.
+			HealthMiddleware(config),
+			WorkerIdLeaseMiddleware(),
+			MetricsMiddleware(),
 			ChannelRetryMiddleware(),
 			createChannelsMiddleware(config),
-			FairBulkheadMiddleware()
+			FairBulkheadMiddleware(),
+			// Last, so outermost: a queued job's span covers its retries, and the request ID covers both.
+			ChannelTracingMiddleware(),
+			RequestContextMiddleware(config.logRequestIds)
 		] as unknown as BrokerOptions["middlewares"],
 		replCommands
 	};

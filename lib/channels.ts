@@ -1,6 +1,8 @@
-import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
+import { Adapters, Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import type { Context, ServiceBroker } from "moleculer";
+import type { JsMsg, NatsError } from "nats";
 import type { Config } from "./config";
+import { KafkaAdapter, kafkaBrokers, kafkaSessionTimeoutMs } from "./queue/kafka-adapter";
 import { RedisStreamsAdapter } from "./queue/redis-streams-adapter";
 
 declare module "moleculer" {
@@ -32,9 +34,10 @@ export function unprefixedChannel(broker: ServiceBroker, name: string): string {
 }
 
 /**
- * The durable-queue middleware: Redis Streams or NATS JetStream from QUEUE_URL (falling back to
- * REDIS_URL), or the in-process Fake adapter when neither is set. Channel names are prefixed with
- * the broker namespace, so clusters (and test runs) sharing a server stay apart.
+ * The durable-queue middleware: Redis Streams, NATS JetStream or Kafka from QUEUE_URL (falling
+ * back to REDIS_URL), or the in-process Fake adapter when neither is set. Channel names (Kafka
+ * topics) are prefixed with the broker namespace, so clusters (and test runs) sharing a server
+ * stay apart.
  */
 export function createChannelsMiddleware(config: Pick<Config, "queueUrl" | "queueRedeliverySeconds">) {
 	type Options = Parameters<typeof ChannelsMiddleware>[0];
@@ -44,19 +47,52 @@ export function createChannelsMiddleware(config: Pick<Config, "queueUrl" | "queu
 	} as Options);
 }
 
+type NatsChan = Parameters<InstanceType<typeof Adapters.NATS>["createConsumerHandler"]>[0] & {
+	unsubscribing?: boolean;
+};
+
+/** How long JetStream holds back a job a stopping consumer handed back, so a live one takes it. */
+const HAND_BACK_DELAY_MS = 100;
+
+/**
+ * The JetStream adapter of @moleculer/channels 0.1.8, except that a job delivered to a consumer
+ * that is stopping is handed back (nak) at once. Upstream ignores it, and JetStream delivers it
+ * again only when QUEUE_REDELIVERY_SECONDS (ack_wait) run out: every stop would delay a job.
+ */
+export class JetStreamAdapter extends Adapters.NATS {
+	createConsumerHandler(chan: NatsChan) {
+		const handle = super.createConsumerHandler(chan);
+		return async (err: NatsError, message: JsMsg) => {
+			if (chan.unsubscribing && message) {
+				message.nak(HAND_BACK_DELAY_MS);
+				return;
+			}
+			return handle(err, message);
+		};
+	}
+}
+
 function channelAdapter({ queueUrl, queueRedeliverySeconds }: Pick<Config, "queueUrl" | "queueRedeliverySeconds">) {
 	if (!queueUrl) return { type: "Fake", options: {} };
 	if (queueUrl.startsWith("nats:")) {
-		return {
-			type: "NATS",
-			options: {
-				nats: {
-					url: queueUrl,
-					connectionOptions: {},
-					consumerOptions: { config: { ack_wait: queueRedeliverySeconds * 1e9 } }
-				}
+		return new JetStreamAdapter({
+			nats: {
+				url: queueUrl,
+				connectionOptions: {},
+				consumerOptions: { config: { ack_wait: queueRedeliverySeconds * 1e9 } }
 			}
-		};
+		} as ConstructorParameters<typeof Adapters.NATS>[0]);
+	}
+	if (queueUrl.startsWith("kafka:")) {
+		const sessionTimeout = kafkaSessionTimeoutMs(queueRedeliverySeconds);
+		// The client ID is the node ID (the adapter's consumer name); topics carry the namespace.
+		return new KafkaAdapter({
+			kafka: {
+				brokers: kafkaBrokers(queueUrl),
+				// A consumer silent this long loses its partitions; the jobs it had not committed go to another one.
+				consumerOptions: { sessionTimeout, heartbeatInterval: Math.floor(sessionTimeout / 10) }
+			}
+		} as unknown as ConstructorParameters<typeof Adapters.Kafka>[0]);
 	}
 	// An instance, not { type: "Redis" }: upstream's adapter never re-creates a consumer group Redis lost.
 	return new RedisStreamsAdapter({

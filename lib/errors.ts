@@ -31,7 +31,9 @@ export const ERROR_STATUS = {
 	RATE_LIMITED: 429,
 	INTERNAL: 500,
 	SERVICE_UNAVAILABLE: 503,
-	OVERLOADED: 503
+	OVERLOADED: 503,
+	/** This node lost its Snowflake worker ID lease and mints no IDs until it leases one again. */
+	WORKER_ID_LOST: 503
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -194,10 +196,12 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
  * The circuit breaker's check: a failure of the service that answered. Our own codes are decided
  * answers (a client's mistake, an OVERLOADED or RATE_LIMITED refusal, a dependency reported down),
  * 4xx are the caller's, and a full bulkhead or a missing endpoint is not the endpoint failing.
+ * WORKER_ID_LOST is: that node cannot serve any write until it leases a worker ID again, so
+ * callers should go to its peers meanwhile.
  */
 export function isServerFailure(err: unknown): boolean {
 	const e = (err ?? {}) as ErrorLike;
-	if (isKnownCode(e.type)) return e.type === "INTERNAL";
+	if (isKnownCode(e.type)) return e.type === "INTERNAL" || e.type === "WORKER_ID_LOST";
 	return !(typeof e.code === "number" && e.code < 500);
 }
 

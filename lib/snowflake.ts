@@ -50,6 +50,11 @@ export class SnowflakeGenerator {
 		);
 	}
 
+	/** Wall-clock millisecond of the newest ID handed out (0: none yet); a worker ID's next holder starts after it. */
+	get lastMintedAt(): number {
+		return this.lastTimestamp < 0 ? 0 : this.lastTimestamp + SNOWFLAKE_EPOCH;
+	}
+
 	/** IDs travel as decimal strings: JSON numbers lose precision past 2^53. */
 	next(): string {
 		return this.nextBigInt().toString();

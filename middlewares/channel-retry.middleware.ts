@@ -1,6 +1,7 @@
 import type { Context, ServiceBroker } from "moleculer";
 import { channelSendOptions, unprefixedChannel } from "../lib/channels";
 import type { DeadLetter } from "../lib/contracts/channels";
+import { countFanoutRetried } from "../lib/metrics";
 
 /** Declared on a channel handler as `retry`: how often to try, how to back off, where failures go. */
 export interface ChannelRetryOptions {
@@ -56,6 +57,7 @@ export function ChannelRetryMiddleware() {
 							return;
 						}
 						const wait = backoffDelay(attempt, retry);
+						countFanoutRetried(broker);
 						broker.logger.info(
 							`Channel ${chan.name}: attempt ${attempt} failed (${reason}); retrying in ${wait} ms`
 						);

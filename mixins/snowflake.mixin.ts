@@ -1,38 +1,24 @@
 import type { Service, ServiceSchema } from "moleculer";
-import { brokerConfig } from "../lib/config";
-import { SnowflakeGenerator } from "../lib/snowflake";
+import { IdSource, idSourceFor } from "../lib/worker-lease";
 
 export interface SnowflakeThis {
 	nextId(): string;
 }
 
-const generators = new Map<number, SnowflakeGenerator>();
-
-/** Services of one process must draw from one generator per worker ID, or IDs would collide. */
-function generatorFor(service: Service, workerId: number): SnowflakeGenerator {
-	let generator = generators.get(workerId);
-	if (!generator) {
-		generator = new SnowflakeGenerator(workerId, Date.now, drift =>
-			service.logger.warn(`Clock went back ${drift} ms; Snowflake IDs continue from the last timestamp`)
-		);
-		generators.set(workerId, generator);
-	}
-	return generator;
-}
-
-/** Adds `nextId()`: a 64-bit Snowflake ID as a decimal string, worker from WORKER_ID. */
+/**
+ * Adds `nextId()`: a 64-bit Snowflake ID as a decimal string, from the broker's worker ID
+ * (WORKER_ID, or the one it leased; see lib/worker-lease). While a leased ID is lost it throws
+ * WORKER_ID_LOST (503, retryable) rather than risk a duplicate.
+ */
 export function createSnowflakeMixin(): Partial<ServiceSchema> {
 	return {
 		methods: {
-			nextId(this: Service & { idGenerator: SnowflakeGenerator }): string {
-				return this.idGenerator.next();
+			nextId(this: Service & { idSource: IdSource }): string {
+				return this.idSource.next();
 			}
 		},
 		created(this: Service) {
-			(this as Service & { idGenerator: SnowflakeGenerator }).idGenerator = generatorFor(
-				this,
-				brokerConfig(this.broker).workerId
-			);
+			(this as Service & { idSource: IdSource }).idSource = idSourceFor(this.broker);
 		}
 	};
 }

@@ -17,7 +17,10 @@ export interface GatewayHealth {
 
 export interface GatewayReadiness {
 	status: "ready";
-	database: { dialect: string; migrated: true };
+	nodeId: string;
+	/** Each check that ran and what it found (lib/health/readiness.ts). */
+	checks: Record<string, string>;
+	database?: { dialect: string; migrated: boolean };
 }
 
 /** The validator rule of one push (delivery.toUsers) and of a gateway's batch of them (api.push). */
@@ -31,12 +34,17 @@ export const pushParamsRule = {
 export const pushListRule = { pushes: { type: "array", items: { type: "object", props: pushParamsRule } } };
 
 /**
- * Actions of the gateway (service "api"). health and ready are its HTTP probes; the others are
- * called by other services or by operators with a nodeID, never over HTTP.
+ * Actions of the gateway (service "api"). health and ready are its HTTP probes, openapi and docs
+ * describe its REST API; the others are called by other services or by operators with a nodeID,
+ * never over HTTP.
  */
 export interface GatewayActions {
 	"api.health": { params: Record<string, never>; result: GatewayHealth };
 	"api.ready": { params: Record<string, never>; result: GatewayReadiness };
+	/** The OpenAPI 3.1 document of the REST routes (GET /api/v1/openapi.json). */
+	"api.openapi": { params: Record<string, never>; result: Record<string, unknown> };
+	/** The HTML page that renders it (GET /api/docs). */
+	"api.docs": { params: Record<string, never>; result: string };
 	"api.push": { params: { pushes: Push[] }; result: number };
 	"api.stats": { params: Record<string, never>; result: GatewayStats };
 	/** How many sockets the user has on this node. */

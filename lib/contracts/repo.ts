@@ -1,4 +1,5 @@
 import type { AppendResult, NewMessage } from "../db/message-writer";
+import type { MessagePage } from "./client";
 import type {
 	Conversation,
 	Group,
@@ -109,10 +110,8 @@ export interface ListMessagesParams {
 	allowEmpty?: boolean;
 }
 
-export interface MessagePage {
-	messages: Message[];
-	hasMore: boolean;
-}
+/** History pages are what clients see (./client.ts). */
+export type { MessagePage };
 
 /** A page and its size, so a caller filling one reply from several pages knows what is left. */
 export interface SizedPage extends MessagePage {
@@ -185,7 +184,8 @@ export interface RepoActions {
 	"repo.members.role": { params: { conversationId: string; userId: string }; result: MemberRole | null };
 	"repo.members.get": { params: { conversationId: string; userId: string }; result: Membership | null };
 	"repo.members.list": { params: ListMembersParams; result: Membership[] };
-	"repo.members.directPeers": { params: { userId: string }; result: string[] };
+	/** The user's 1:1 peers; with `among`, only those of them (a bounded lookup). */
+	"repo.members.directPeers": { params: { userId: string; among?: string[] }; result: string[] };
 	"repo.members.markRead": { params: { conversationId: string; userId: string; seq: number }; result: number | null };
 	"repo.members.joinWorld": { params: { userId: string }; result: boolean };
 	"repo.members.leaveWorld": { params: { userIds: string[] }; result: number };

@@ -8,6 +8,22 @@ type Target = { name: string; group: string };
 /** Redis's answer once a stream's consumer group is gone; Redis 7 also unblocks a reader whose stream was deleted. */
 const GROUP_LOST = /^(NOGROUP|UNBLOCKED)\b/;
 
+/**
+ * The consumer a stopping node hands its unfinished jobs to. It never reads: its jobs look idle
+ * for the full redelivery time, so the next claim round of any live consumer of the group takes them.
+ */
+export const HANDBACK_CONSUMER = "gochat-handback";
+
+/** Pending jobs read per XPENDING page while handing back, and pages at most: far more than one consumer holds. */
+const HANDBACK_PAGE = 100;
+const HANDBACK_MAX_PAGES = 100;
+
+/** Part of the shutdown timeout kept for the hand-back itself, after the drain. */
+const HANDBACK_MARGIN_MS = 1000;
+
+/** One XPENDING entry: ID, consumer, milliseconds idle, deliveries. */
+type PendingEntry = [string, string, number, number];
+
 /** Pause before retrying after the n-th failure in a row of one read loop: none at first, then 100 ms doubling to 5 s. */
 function retryDelay(failures: number): number {
 	return failures <= 1 ? 0 : Math.min(5000, 100 * 2 ** (failures - 2));
@@ -19,7 +35,12 @@ function retryDelay(failures: number): number {
  * consumer group once, at subscribe, and its read loops retry a failing command at once and
  * forever: on NOGROUP that is a tight error loop and the queue is dead. Here the commands those
  * loops issue are guarded: NOGROUP re-creates the group (and the stream), one warning, and the
- * loop goes on; any failure repeated backs off. Everything else is upstream's, options included.
+ * loop goes on; any failure repeated backs off.
+ *
+ * A stopping consumer also hands its jobs back (docs/architecture.md#queue-handback): it stops
+ * reading, lets the handlers it started finish until shortly before the shutdown timeout, then
+ * gives every job still pending on it to HANDBACK_CONSUMER instead of dropping them from the group
+ * as upstream's XGROUP DELCONSUMER would. Everything else is upstream's, options included.
  */
 export class RedisStreamsAdapter extends Adapters.Redis {
 	private readonly subscribed = new Map<string, Chan>();
@@ -33,11 +54,31 @@ export class RedisStreamsAdapter extends Adapters.Redis {
 		return super.subscribe(chan);
 	}
 
+	/**
+	 * Upstream's steps, in an order that loses nothing: stop reading, drain within the deadline,
+	 * hand back what is left, and only then delete the consumer (which would drop its pending jobs).
+	 */
 	async unsubscribe(chan: Chan) {
-		const done = super.unsubscribe(chan);
+		if (chan.unsubscribing) return;
+		chan.unsubscribing = true;
+		// Disconnecting breaks the blocked XREADGROUP; the claim loops see `unsubscribing` and stop.
+		this.clients.get(chan.id)?.disconnect();
 		this.wakeSleepers();
-		await done;
+		await this.drain(chan, this.drainDeadline());
+		const pub = this.clients.get(this.pubName) as Redis;
+		try {
+			await this.handBack(pub, chan);
+		} catch (err) {
+			this.logger.warn(
+				`Could not hand back the jobs of '${chan.name}' held by ${chan.id}; they are delivered again after QUEUE_REDELIVERY_SECONDS: ${(err as Error).message}`
+			);
+		}
+		const active = this.activeMessages.get(chan.id);
+		if (active) active.length = 0;
+		this.stopChannelActiveMessages(chan.id);
+		this.clients.delete(chan.id);
 		this.subscribed.delete(chan.id);
+		await pub.xgroup("DELCONSUMER", chan.name, chan.group, chan.id).catch(() => undefined);
 	}
 
 	async disconnect() {
@@ -73,6 +114,12 @@ export class RedisStreamsAdapter extends Adapters.Redis {
 			await super.processMessage(chan, message);
 		} catch (err) {
 			const { ids } = this.parseMessage(message) as { ids: string[] };
+			if (chan.unsubscribing && !this.activeMessages.has(chan.id)) {
+				this.logger.info(
+					`${ids.length} job(s) of '${chan.name}' finished after this consumer handed them back; another consumer may run them again`
+				);
+				return;
+			}
 			if (this.activeMessages.has(chan.id)) this.removeChannelActiveMessages(chan.id, ids);
 			this.logger.warn(
 				`Could not acknowledge ${ids.length} job(s) of '${chan.name}'; they will be delivered again: ${(err as Error).message}`
@@ -105,6 +152,66 @@ export class RedisStreamsAdapter extends Adapters.Redis {
 				return nothing;
 			}
 		};
+	}
+
+	/** Shortly before the broker's shutdown timeout (SHUTDOWN_TIMEOUT), so the hand-back still fits in it. */
+	private drainDeadline(): number {
+		const timeout = this.broker.options.tracking?.shutdownTimeout ?? 5000;
+		return Date.now() + Math.max(0, timeout - Math.min(HANDBACK_MARGIN_MS, timeout / 5));
+	}
+
+	/** Waits for the channel's running handlers until `deadline`; no event tells when one ends, so it polls. */
+	private async drain(chan: Chan, deadline: number): Promise<void> {
+		const running = () => this.getNumberOfChannelActiveMessages(chan.id);
+		if (running() === 0) return;
+		this.logger.info(
+			`Finishing ${running()} job(s) of '${chan.name}' before stopping (up to ${Math.ceil((deadline - Date.now()) / 1000)} s)`
+		);
+		while (running() > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50));
+	}
+
+	/**
+	 * Gives every job still pending on this consumer to HANDBACK_CONSUMER, marked idle for the whole
+	 * redelivery time, so another consumer claims it within a claim interval. Besides the handlers
+	 * still running, that covers a reply XREADGROUP had on the way when its connection was cut, and
+	 * a failed job waiting for its retry (retried a little sooner). An interrupted delivery is not
+	 * counted against the job's retries. Each page leaves the consumer, so the next starts over.
+	 */
+	private async handBack(pub: Redis, chan: Chan): Promise<void> {
+		const running = new Set(this.activeMessages.get(chan.id) ?? []);
+		let handedBack = 0;
+		for (let pages = 0; pages < HANDBACK_MAX_PAGES; pages++) {
+			const page = (await pub.xpending(
+				chan.name,
+				chan.group,
+				"-",
+				"+",
+				HANDBACK_PAGE,
+				chan.id
+			)) as PendingEntry[];
+			for (const [id, , idle, deliveries] of page) {
+				const interrupted = running.has(id);
+				await pub.xclaim(
+					chan.name,
+					chan.group,
+					HANDBACK_CONSUMER,
+					0,
+					id,
+					"IDLE",
+					Math.max(idle, chan.redis.minIdleTime),
+					"RETRYCOUNT",
+					interrupted ? Math.max(0, deliveries - 1) : deliveries,
+					"JUSTID"
+				);
+			}
+			handedBack += page.length;
+			if (page.length < HANDBACK_PAGE) break;
+		}
+		if (handedBack > 0) {
+			this.logger.info(
+				`Handed back ${handedBack} unfinished job(s) of '${chan.name}' (${running.size} interrupted); another consumer of '${chan.group}' takes them`
+			);
+		}
 	}
 
 	private closing(name: string, group: string): boolean {

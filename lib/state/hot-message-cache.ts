@@ -49,7 +49,9 @@ export class HotMessageCache {
 
 	constructor(
 		private readonly store: StateStore,
-		readonly size: number
+		readonly size: number,
+		/** Told of every read as it is counted (the hot-cache metrics). */
+		private readonly onRead: (hit: boolean) => void = () => undefined
 	) {}
 
 	get enabled(): boolean {
@@ -87,14 +89,24 @@ export class HotMessageCache {
 	}
 
 	/**
-	 * The page, or null when the set lacks a seq the page needs (a miss). `lastSeq` is the
-	 * conversation's last seq as SQL has it now.
+	 * The page, or null when the set lacks a seq the page needs (a miss; so is a failed read, which
+	 * throws). `lastSeq` is the conversation's last seq as SQL has it now.
 	 */
 	async read(conversationId: string, query: HotQuery, lastSeq: number): Promise<HotPage | null> {
-		const page = this.enabled ? await this.tryRead(conversationId, query, lastSeq) : null;
-		if (page) this.hits++;
-		else this.misses++;
+		let page: HotPage | null = null;
+		try {
+			if (this.enabled) page = await this.tryRead(conversationId, query, lastSeq);
+		} finally {
+			// A read that failed (the store is down) goes to SQL too: a miss.
+			this.count(page !== null);
+		}
 		return page;
+	}
+
+	private count(hit: boolean): void {
+		if (hit) this.hits++;
+		else this.misses++;
+		this.onRead(hit);
 	}
 
 	private async tryRead(conversationId: string, query: HotQuery, lastSeq: number): Promise<HotPage | null> {

@@ -1,19 +1,9 @@
 import { ChildProcess, spawn } from "child_process";
 import fs from "fs";
-import net from "net";
+import { freePort } from "../lib/ports";
 import { BenchError, sleep } from "./util";
 
 /** Child processes the bench starts (GoChat, the relay) and what it reads about them from /proc. */
-export async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = net.createServer().listen(0, "127.0.0.1", () => {
-			const { port } = server.address() as net.AddressInfo;
-			server.close(() => resolve(port));
-		});
-		server.on("error", reject);
-	});
-}
-
 export interface Child {
 	baseUrl: string;
 	process: ChildProcess;

@@ -2,12 +2,22 @@ import type { IncomingMessage, ServerResponse } from "http";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { call, serviceActions } from "../../lib/contracts";
+import { REST_BASE_PATH, REST_ROUTES } from "../../lib/contracts/client";
 import type { GatewayHealth, GatewayReadiness } from "../../lib/contracts/gateway";
+import { DOCS_PAGE, DOCS_PAGE_CSP } from "../../lib/openapi/docs-page";
+import { DOCS_PATH, OPENAPI_PATH, OpenApiDocument } from "../../lib/openapi/document";
+import { openApiSource } from "../../lib/openapi/source";
 import { clientAddress } from "../../lib/client-address";
 import { fail, toHttpError } from "../../lib/errors";
+import { healthBody } from "../../lib/health/health-server";
+import { lifecycleOf } from "../../lib/health/lifecycle";
+import { checkReadiness } from "../../lib/health/readiness";
+import { recordRefusal } from "../../lib/metrics";
+import { guardWhileDraining } from "./drain-guard";
 import { declaredFieldsOnly, ParamsSchema } from "../../lib/payload-shape";
 import type { AuthMeta } from "../../lib/types";
 import type { GatewayLimits } from "./gateway-limits";
+import { WEB_BUILD_DIR } from "../../lib/project-paths";
 import { requestHygiene } from "./request-hygiene";
 import { createSocketGatewayMixin } from "./socket-gateway.mixin";
 import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
@@ -18,8 +28,12 @@ type ApiThis = Service &
 	ConfigThis & {
 		addRoute(route: object, toBottom?: boolean): void;
 		releaseSockets(): Promise<void>;
+		drainSockets(deadline: number): Promise<string[]>;
+		drain(deadline: number): Promise<string[]>;
 		server: import("http").Server;
 		limits: GatewayLimits;
+		draining: boolean;
+		openApi: () => OpenApiDocument;
 	};
 type Request = IncomingMessage & {
 	$action?: { name: string; params?: ParamsSchema };
@@ -32,61 +46,36 @@ type Request = IncomingMessage & {
  */
 const CONNECTIONS_CHECK_MS = 1000;
 
-/** Actions that answer 201 Created, with the Location of what they made, when they made something. */
-const CREATED: Record<string, (data: any) => string | null> = {
-	"auth.register": data => `/api/v1/users/${data.user.id}`,
-	"auth.guest": data => `/api/v1/users/${data.user.id}`,
-	"groups.create": data => `/api/v1/groups/${data.group.id}`,
-	"conversations.openDirect": data => (data.created ? `/api/v1/conversations/${data.conversation.id}/messages` : null)
+/**
+ * Actions that answer 201 Created, with the Location of what they made, when they made something
+ * (`alsoOk`: they answer 200 when it existed). The OpenAPI document reads the statuses from here.
+ */
+const CREATED: Record<string, { location: (data: any) => string | null; alsoOk?: boolean }> = {
+	"auth.register": { location: data => `/api/v1/users/${data.user.id}` },
+	"auth.guest": { location: data => `/api/v1/users/${data.user.id}` },
+	"groups.create": { location: data => `/api/v1/groups/${data.group.id}` },
+	"conversations.openDirect": {
+		location: data => (data.created ? `/api/v1/conversations/${data.conversation.id}/messages` : null),
+		alsoOk: true
+	}
 };
 
-const PUBLIC_ALIASES = {
-	"POST /auth/register": "auth.register",
-	"POST /auth/login": "auth.login",
-	"POST /auth/guest": "auth.guest",
-	"POST /auth/refresh": "auth.refresh"
-};
+/** moleculer-web aliases ("POST /auth/login": "auth.login") of the public or the authenticated routes. */
+function aliasesOf(publicRoutes: boolean): Record<string, string> {
+	const aliases: Record<string, string> = {};
+	for (const [action, route] of Object.entries(REST_ROUTES)) {
+		if (route.public === publicRoutes) aliases[`${route.method} ${route.path}`] = action;
+	}
+	return aliases;
+}
 
-const AUTHENTICATED_ALIASES = {
-	"POST /auth/logout": "auth.logout",
-	"GET /users/me": "users.me",
-	"PATCH /users/me": "users.updateMe",
-	"GET /users/:id": "users.get",
-	"GET /users": "users.search",
-	"POST /conversations/direct": "conversations.openDirect",
-	"GET /conversations": "conversations.list",
-	"GET /conversations/:conversationId/messages": "messages.history",
-	"POST /conversations/:conversationId/messages": "messages.send",
-	"POST /conversations/:conversationId/read": "conversations.markRead",
-	"POST /groups": "groups.create",
-	"GET /groups/:id": "groups.get",
-	"GET /groups/:id/members": "groups.members",
-	"POST /groups/:id/members": "groups.addMembers",
-	"DELETE /groups/:id/members/:userId": "groups.removeMember",
-	"PATCH /groups/:id/members/:userId": "groups.setRole",
-	"POST /groups/:id/leave": "groups.leave",
-	"POST /groups/:id/block": "groups.block",
-	"DELETE /groups/:id/block": "groups.unblock"
-};
-
-/** What must be reachable before this gateway can answer every route (and every socket event). */
-const REQUIRED_SERVICES = [
-	"auth",
-	"users",
-	"conversations",
-	"messages",
-	"groups",
-	"delivery",
-	"presence",
-	"repo.database",
-	"repo.users",
-	"repo.sessions",
-	"repo.conversations",
-	"repo.groups",
-	"repo.messages",
-	"repo.presence",
-	"task.fanout"
-];
+/**
+ * The web chat's page is asked for again on every load, so a deploy reaches browsers at once; its
+ * scripts and styles carry a content hash in their names, so they may be kept for good.
+ */
+function webCacheHeaders(res: ServerResponse, file: string): void {
+	res.setHeader("Cache-Control", file.endsWith(".html") ? "no-cache" : "public, max-age=31536000, immutable");
+}
 
 /** JSON body limit: room for the largest message even if every character arrives \u-escaped. */
 function bodyLimit(config: Config): number {
@@ -97,7 +86,7 @@ function bodyLimit(config: Config): number {
 function jsonRoute(config: Config, name: string, aliases: Record<string, string>, authorization: boolean) {
 	return {
 		name,
-		path: "/api/v1",
+		path: REST_BASE_PATH,
 		authorization,
 		mappingPolicy: "restrict",
 		autoAliases: false,
@@ -119,7 +108,7 @@ function jsonRoute(config: Config, name: string, aliases: Record<string, string>
 			_res: ServerResponse,
 			data: unknown
 		) {
-			const location = req.$action && CREATED[req.$action.name]?.(data);
+			const location = req.$action && CREATED[req.$action.name]?.location(data);
 			if (location) {
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = location;
@@ -150,14 +139,27 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 				mappingPolicy: "restrict",
 				autoAliases: false,
 				bodyParsers: false,
-				aliases: { "GET /health": "api.health", "GET /ready": "api.ready" }
+				aliases: {
+					"GET /health": "api.health",
+					"GET /ready": "api.ready",
+					[`GET ${OPENAPI_PATH}`]: "api.openapi",
+					[`GET ${DOCS_PATH}`]: "api.docs"
+				}
 			}
 		],
+		// The web chat (web/, built into dist/web): served for GET requests no route matched.
+		assets: { folder: WEB_BUILD_DIR, options: { index: "index.html", setHeaders: webCacheHeaders } },
 		cors: {
 			origin: "*",
 			methods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
 			exposedHeaders: ["Retry-After", "Location"],
 			maxAge: 600
+		},
+		// A client's X-Request-ID (or X-Correlation-ID) names its request in every log line: a long or
+		// odd one is replaced by a generated ID rather than copied into the logs.
+		rootCallOptions(options: { requestID?: unknown }) {
+			if (typeof options.requestID !== "string" || !/^[\w.:-]{1,64}$/.test(options.requestID))
+				delete options.requestID;
 		},
 		logRequest: "debug",
 		logResponse: "debug",
@@ -184,25 +186,45 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 			health: {
 				params: {},
 				handler(this: ApiThis): GatewayHealth {
-					return { status: "ok", nodeId: this.broker.nodeID, uptimeSeconds: Math.round(process.uptime()) };
+					return healthBody(this.broker);
 				}
 			},
 
-			/** Ready when every service the routes use is up, the database answers and every migration has run. */
+			/**
+			 * The same answer as /ready on HEALTH_PORT (lib/health/readiness.ts): every service behind the
+			 * routes is up, the database answers and is migrated, Redis and the transporter answer, and
+			 * the gateway is not draining.
+			 */
 			ready: {
 				params: {},
-				async handler(this: ApiThis, ctx: Context): Promise<GatewayReadiness> {
-					const services = this.broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{
-						name: string;
-					}>;
-					const available = new Set(services.map(service => service.name));
-					const missing = REQUIRED_SERVICES.filter(name => !available.has(name));
-					if (missing.length > 0) fail("SERVICE_UNAVAILABLE", `Waiting for services: ${missing.join(", ")}`);
-					const database = await call(ctx, "repo.database.status", {});
-					if (!database.reachable) fail("SERVICE_UNAVAILABLE", "The database is unreachable");
-					if (!database.migrated)
-						fail("SERVICE_UNAVAILABLE", `Migrations pending: ${database.pending.join(", ")}`);
-					return { status: "ready", database: { dialect: database.dialect, migrated: true } };
+				async handler(this: ApiThis): Promise<GatewayReadiness> {
+					const { ready, problems, nodeId, checks, database } = await checkReadiness(
+						this.broker,
+						this.config
+					);
+					if (!ready) fail("SERVICE_UNAVAILABLE", problems.join("; "), { nodeId, checks });
+					return { status: "ready", nodeId, checks, ...(database ? { database } : {}) };
+				}
+			},
+
+			/** The OpenAPI 3.1 document of the REST routes (lib/openapi), built from the actions' params. */
+			openapi: {
+				params: {},
+				handler(this: ApiThis): OpenApiDocument {
+					return this.openApi();
+				}
+			},
+
+			/** A page that renders that document; self-contained, since many networks reach no CDN. */
+			docs: {
+				params: {},
+				handler(
+					this: ApiThis,
+					ctx: Context<unknown, { $responseType?: string; $responseHeaders?: Record<string, string> }>
+				): string {
+					ctx.meta.$responseType = "text/html; charset=utf-8";
+					ctx.meta.$responseHeaders = { "Content-Security-Policy": DOCS_PAGE_CSP };
+					return DOCS_PAGE;
 				}
 			}
 		}),
@@ -237,18 +259,38 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 			ctx.meta.userId = claims.userId;
 			ctx.meta.sessionId = claims.sessionId;
 			// REST sends share the user's send rate with their sockets on this node.
-			if ((req as Request).$action?.name === "messages.send") this.limits.admitSend(null, claims.userId);
+			if ((req as Request).$action?.name === "messages.send") {
+				try {
+					this.limits.admitSend(null, claims.userId);
+				} catch (err) {
+					// Logic counts the refusals of the sends it received; this one never reached it.
+					recordRefusal(this.broker, toHttpError(err).body.error.code);
+					throw err;
+				}
+			}
+		},
+
+		/**
+		 * SIGTERM's first step (lib/health/shutdown.ts): /ready answers 503 from now on, new requests and
+		 * sockets are refused with 503 and Retry-After, idle keep-alive connections close, and the
+		 * sockets drain. Returns what did not finish by the deadline.
+		 */
+		async drain(this: ApiThis, deadline: number): Promise<string[]> {
+			this.draining = true;
+			this.server.closeIdleConnections();
+			return this.drainSockets(deadline);
 		}
 	},
 
 	/** moleculer-web made the server already; slow clients get seconds, not minutes, to send a request. */
 	created(this: ApiThis) {
 		const config = this.config;
+		this.openApi = openApiSource(this.broker, CREATED);
 		// moleculer-web added the probes already; the REST routes go in front, public first, and
 		// settings.routes lists them too, as if the schema had declared them.
 		const routes = [
-			jsonRoute(config, "public", PUBLIC_ALIASES, false),
-			jsonRoute(config, "authenticated", AUTHENTICATED_ALIASES, true)
+			jsonRoute(config, "public", aliasesOf(true), false),
+			jsonRoute(config, "authenticated", aliasesOf(false), true)
 		];
 		this.settings.routes.unshift(...routes);
 		for (const route of [...routes].reverse()) this.addRoute(route, false);
@@ -261,6 +303,9 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 	},
 
 	started(this: ApiThis) {
+		// Socket.IO attached its listeners when the socket mixin started, so the guard runs before them.
+		guardWhileDraining(this.server, () => this.draining);
+		lifecycleOf(this.broker).onDrain("gateway", deadline => this.drain(deadline));
 		const address = this.server.address();
 		const port = typeof address === "object" && address ? address.port : this.settings.port;
 		this.logger.info(`GoChat is listening on http://${this.settings.ip}:${port} (REST under /api/v1)`);
@@ -268,6 +313,7 @@ const ApiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 
 	/** Runs before moleculer-web closes the server, which would otherwise wait for the open sockets. */
 	async stopped(this: ApiThis) {
+		lifecycleOf(this.broker).offDrain("gateway");
 		await this.releaseSockets();
 	}
 };

@@ -2,8 +2,11 @@ import { fail, toHttpError } from "../../lib/errors";
 import { nestingExceeds } from "../../lib/payload-shape";
 import { retryAfterSeconds } from "../../lib/rate-limit";
 import { callFrom } from "../../lib/contracts";
+import type { SocketClientEvents } from "../../lib/contracts/client";
+import { observeSendAck, recordRefusal } from "../../lib/metrics";
 import type { GatewaySocket, SocketUser } from "./socket-types";
 import { TYPING_INTERVAL_MS, TypingThrottle } from "./typing-throttle";
+import { runWithRequestId } from "../../middlewares/request-context.middleware";
 
 type Ack = (reply: unknown) => void;
 type Payload = Record<string, unknown>;
@@ -50,28 +53,53 @@ function admit(socket: GatewaySocket, kind: Kind) {
 	else limits.admitEvent(socket.id);
 }
 
+/** A draining gateway answers new events with this (a retryable refusal) instead of starting them. */
+export const DRAINING_REFUSAL = {
+	code: "SERVICE_UNAVAILABLE",
+	message: "This server is shutting down: reconnect (you will reach another server) and send again",
+	details: { retryAfter: 1 }
+} as const;
+
 /**
  * Every client event acks `{ok: true, ...result}` or `{ok: false, error: {code, message, details?}}`,
- * whatever it was sent; an event without a handler is unknown.
+ * whatever it was sent; an event without a handler is unknown. Each counts as in flight until it
+ * answered, so a draining gateway waits for it (or answers it at its deadline).
  */
-function clientEvent(kind: Kind, handle: Handler | null) {
-	return async function (this: GatewaySocket, ...args: unknown[]) {
+function clientEvent(event: string, kind: Kind, handle: Handler | null) {
+	async function handleEvent(this: GatewaySocket, ...args: unknown[]) {
 		const { payload, respond } = splitArguments(args);
+		const service = this.$service;
+		const timed = kind === "send" && service.broker.isMetricsEnabled();
+		const arrivedAt = timed ? performance.now() : 0;
+		const answer = service.inFlight.begin(event, respond);
 		let admitted = false;
+		let handed = false;
 		try {
+			if (service.draining) fail(DRAINING_REFUSAL.code, DRAINING_REFUSAL.message, DRAINING_REFUSAL.details);
 			admit(this, kind);
 			admitted = true;
 			if (!handle) fail("ROUTE_NOT_FOUND", "No such event");
-			const result = await handle(this, objectPayload(payload, this.$service.limits.jsonMaxDepth));
-			respond?.({ ok: true, ...result });
+			const input = objectPayload(payload, service.limits.jsonMaxDepth);
+			handed = true;
+			const result = await handle(this, input);
+			answer({ ok: true, ...result });
 		} catch (err) {
 			const { status, body } = toHttpError(err);
-			if (status >= 500 && status !== 503) this.$service.logger.error("A socket event failed:", err);
-			respond?.({ ok: false, error: body.error });
+			if (status >= 500 && status !== 503) service.logger.error("A socket event failed:", err);
+			answer({ ok: false, error: body.error });
+			// Logic counts the refusals of the sends it received; these never reached it.
+			if (kind === "send" && !handed) recordRefusal(service.broker, body.error.code);
 			// Only the rates count towards a cut-off: a client that sends typing at every keystroke is not flooding.
-			if (!admitted && body.error.code === "RATE_LIMITED" && this.$service.limits.refused(this.id))
-				this.$service.cutOff(this);
+			if (!admitted && body.error.code === "RATE_LIMITED" && service.limits.refused(this.id))
+				service.cutOff(this);
+		} finally {
+			if (timed) observeSendAck(service.broker, performance.now() - arrivedAt);
 		}
+	}
+	// One request ID per event: the calls it makes and every line logged for it, here too, carry it.
+	return function (this: GatewaySocket, ...args: unknown[]) {
+		if (!this.$service.config.logRequestIds) return handleEvent.apply(this, args);
+		return runWithRequestId(this.$service.broker.generateUid(), () => handleEvent.apply(this, args));
 	};
 }
 
@@ -122,16 +150,18 @@ async function refreshToken(socket: GatewaySocket, payload: Payload): Promise<ob
 	return { expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() };
 }
 
-/** The events a client may send, each answered through its ack. */
-export const CLIENT_EVENTS: Record<string, (this: GatewaySocket, ...args: unknown[]) => Promise<void>> = {
-	"message:send": clientEvent("send", callAction("messages.send")),
-	"conversation:read": clientEvent("event", callAction("conversations.markRead")),
-	typing: clientEvent("event", typing),
-	sync: clientEvent("event", callAction("messages.sync")),
-	"auth:refresh": clientEvent("event", refreshToken)
+/** The events a client may send, each answered through its ack: exactly those of the client contract. */
+export const CLIENT_EVENTS: {
+	[E in keyof SocketClientEvents]: (this: GatewaySocket, ...args: unknown[]) => Promise<void>;
+} = {
+	"message:send": clientEvent("message:send", "send", callAction("messages.send")),
+	"conversation:read": clientEvent("conversation:read", "event", callAction("conversations.markRead")),
+	typing: clientEvent("typing", "event", typing),
+	sync: clientEvent("sync", "event", callAction("messages.sync")),
+	"auth:refresh": clientEvent("auth:refresh", "event", refreshToken)
 };
 
 export const isClientEvent = (event: unknown) => Object.prototype.hasOwnProperty.call(CLIENT_EVENTS, String(event));
 
 /** Any other event, including moleculer-io's generic "call" (it would expose every published action). */
-export const unknownEvent = clientEvent("event", null);
+export const unknownEvent = clientEvent("unknown event", "event", null);

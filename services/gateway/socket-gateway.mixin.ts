@@ -8,8 +8,10 @@ import { clientAddress } from "../../lib/client-address";
 import { GoChatError, toHttpError } from "../../lib/errors";
 import { declaredFieldsOnly, ParamsSchema } from "../../lib/payload-shape";
 import { NO_RETRY, NEVER_DROPPED } from "../../lib/resilience";
+import { countPush, setSocketsConnected } from "../../lib/metrics";
 import { CUT_OFF_SECONDS, GatewayLimits } from "./gateway-limits";
-import { CLIENT_EVENTS, isClientEvent, tokenExpiresAt, unknownEvent } from "./socket-events";
+import { InFlightEvents } from "./in-flight";
+import { CLIENT_EVENTS, DRAINING_REFUSAL, isClientEvent, tokenExpiresAt, unknownEvent } from "./socket-events";
 import type { GatewaySocket, SocketGatewayThis, SocketUser, SyncReason } from "./socket-types";
 
 export type { SocketGatewayThis, SyncReason } from "./socket-types";
@@ -19,6 +21,10 @@ const HEARTBEAT_CHUNK = 1000;
 const PRESENCE_CHECK_MS = 1000;
 /** A wave of `sync:required` is spread over 1 ms per socket, at most this long, so syncs do not all land at once. */
 const SYNC_SPREAD_MAX_MS = 5000;
+/** A draining gateway spreads its clients' reconnects over up to this long (`server:shutdown` reconnectInMs). */
+const RECONNECT_SPREAD_MS = 1000;
+/** How long a draining gateway waits for its clients to ack `server:shutdown` before it closes their sockets. */
+const SHUTDOWN_ACK_WAIT_MS = 2000;
 /** Time a client has, after the transport opened, to complete the handshake (Socket.IO's default is 45 s). */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Services whose node, if it vanishes, may take pushes in flight to this gateway with it. */
@@ -106,7 +112,9 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 							let target = everyone ? this.io.local : this.io.to(here.map(userRoom));
 							if (exceptSocketId) target = target.except(exceptSocketId);
 							target.emit(event, payload);
-							reached += everyone ? this.socketsByUser.size : here.length;
+							const users = everyone ? this.socketsByUser.size : here.length;
+							if (event === "message:new") countPush(this.broker, users);
+							reached += users;
 						}
 						return reached;
 					}
@@ -290,6 +298,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 					if (event !== "call" && !isClientEvent(event)) void unknownEvent.apply(socket, args);
 				});
 				this.watchExpiry(socket);
+				setSocketsConnected(this.broker, this.io.of("/").sockets.size);
 				joinIndex(this.socketsBySession, sessionId, socket);
 				const userSockets = this.socketsByUser.get(userId);
 				if (userSockets) {
@@ -305,8 +314,50 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			},
 
 			/**
+			 * Drain (docs/lifecycle.md#shutdown): every socket is told `server:shutdown`; once it acked
+			 * (so whatever it sent before has arrived) or SHUTDOWN_ACK_WAIT_MS passed, and its events under
+			 * way were answered (those still open at the deadline get a retryable SERVICE_UNAVAILABLE),
+			 * the sockets and this node's presence are released. New events are refused meanwhile
+			 * (socket-events.ts). Returns what did not finish in time.
+			 */
+			async drainSockets(this: SocketGatewayThis, deadline: number): Promise<string[]> {
+				this.draining = true;
+				const sockets = [...this.io.of("/").sockets.values()];
+				this.logger.info(
+					`Draining: telling ${sockets.length} socket(s) to reconnect elsewhere, ${this.inFlight.size} event(s) under way`
+				);
+				const ackWaitMs = Math.max(0, Math.min(SHUTDOWN_ACK_WAIT_MS, deadline - Date.now()));
+				const spreadMs = Math.min(RECONNECT_SPREAD_MS, sockets.length);
+				await Promise.all(
+					sockets.map(
+						socket =>
+							new Promise<void>(resolve => {
+								const reconnectInMs = Math.floor(Math.random() * spreadMs);
+								// An old client does not ack: the wait ends, and so does the socket.
+								socket
+									.timeout(ackWaitMs)
+									.emit("server:shutdown", { reason: "shutting-down", reconnectInMs }, () =>
+										resolve()
+									);
+							})
+					)
+				);
+				const pending: string[] = [];
+				if (!(await this.inFlight.settled(deadline))) {
+					pending.push(
+						`socket events answered SERVICE_UNAVAILABLE at the deadline: ${this.inFlight.describe()}`
+					);
+					this.inFlight.answerAll({ ok: false, error: DRAINING_REFUSAL });
+				}
+				await this.releaseSockets();
+				return pending;
+			},
+
+			/**
 			 * Ends this node's presence and its sockets; runs once, before the HTTP server closes (the
-			 * server waits for open connections, and a connected socket would hold it open).
+			 * server waits for open connections, and a connected socket would hold it open). The
+			 * transports are closed without a Socket.IO disconnect, so clients reconnect by themselves
+			 * and, behind a load balancer, reach another gateway.
 			 */
 			async releaseSockets(this: SocketGatewayThis) {
 				if (this.released) return;
@@ -328,7 +379,9 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 					await callFrom(this.broker, "presence.nodeStopped", { nodeId: this.broker.nodeID }).catch(
 						() => undefined
 					);
-				this.io?.disconnectSockets(true);
+				// Queued packets (the last acks) are written before each transport closes.
+				for (const socket of this.io?.of("/").sockets.values() ?? []) socket.conn.close();
+				setSocketsConnected(this.broker, 0);
 			},
 
 			async onDisconnected(this: SocketGatewayThis, socket: GatewaySocket) {
@@ -336,6 +389,7 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 				clearTimeout(socket.data.syncTimer);
 				clearTimeout(socket.data.expiryTimer);
 				socket.data.releaseSlot?.();
+				setSocketsConnected(this.broker, this.io.of("/").sockets.size);
 				leaveIndex(this.socketsBySession, sessionId, socket);
 				const userSockets = this.socketsByUser.get(userId);
 				userSockets?.delete(socket);
@@ -448,6 +502,8 @@ export function createSocketGatewayMixin(): Partial<ServiceSchema> {
 			self.presenceSuspect = false;
 			self.pendingSync = null;
 			self.presenceCheck = null;
+			self.inFlight = new InFlightEvents();
+			self.draining = false;
 		},
 
 		started(this: Service) {

@@ -1,6 +1,7 @@
 import type { Service } from "moleculer";
 import type { Server, Socket } from "socket.io";
 import type { GatewayLimits } from "./gateway-limits";
+import type { InFlightEvents } from "./in-flight";
 import type { TypingThrottle } from "./typing-throttle";
 
 /** What a connected socket carries: who it is, and the login session it belongs to. */
@@ -42,7 +43,12 @@ export interface SocketGatewayThis extends Service {
 	presenceCheck: Promise<void> | null;
 	/** Set once the node's sockets and presence were released at stop. */
 	released?: boolean;
+	/** Socket events being worked on, with their acks (waited for when draining). */
+	inFlight: InFlightEvents;
+	/** Set when the gateway began to drain: new sockets, requests and events are refused. */
+	draining: boolean;
 	releaseSockets(): Promise<void>;
+	drainSockets(deadline: number): Promise<string[]>;
 	onConnected(socket: GatewaySocket): Promise<void>;
 	onDisconnected(socket: GatewaySocket): Promise<void>;
 	heartbeat(): Promise<void>;

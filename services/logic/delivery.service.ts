@@ -6,6 +6,7 @@ import { MEMBERS_CHANGED_EVENT } from "../../lib/contracts/events";
 import { pushParamsRule } from "../../lib/contracts/gateway";
 import type { MembersPush } from "../../lib/contracts/logic";
 import { parseConversationId } from "../../lib/conversation-id";
+import { countFanoutQueued } from "../../lib/metrics";
 import { ConversationMembersCache } from "../../lib/conversation-members-cache";
 import { DeliveryReport, Push, PushCoalescer } from "../../lib/push-coalescer";
 import { NO_RETRY, NEVER_DROPPED } from "../../lib/resilience";
@@ -60,6 +61,7 @@ const DeliveryService: ServiceSchema<ServiceSettingSchema, DeliveryThis> = {
 						{ message, exceptSocketId },
 						channelSendOptions(ctx)
 					);
+					countFanoutQueued(this.broker);
 					return { queued: true };
 				}
 				await this.pushes.deliver({ userIds, event: "message:new", payload: { message }, exceptSocketId });

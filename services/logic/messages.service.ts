@@ -2,10 +2,11 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import { call, serviceActions } from "../../lib/contracts";
 import type { HistoryParams, SendParams, SendStats, SyncParams, SyncReply } from "../../lib/contracts/logic";
 import type { MessagePage } from "../../lib/contracts/repo";
-import { fail } from "../../lib/errors";
+import { fail, toHttpError } from "../../lib/errors";
+import { recordAccepted, recordRefusal } from "../../lib/metrics";
 import { RateMeter } from "../../lib/rate-meter";
 import { NO_RETRY } from "../../lib/resilience";
-import { AuthMeta, Message, MESSAGE_TYPES, SYSTEM_SENDER_ID } from "../../lib/types";
+import { AuthMeta, ConversationType, Message, MESSAGE_TYPES, SYSTEM_SENDER_ID } from "../../lib/types";
 import {
 	clientMsgIdRule,
 	conversationIdRule,
@@ -16,6 +17,7 @@ import {
 } from "../../lib/validation";
 import { cursorRule, parseSyncCursor, syncCursor } from "../../lib/page-cursor";
 import { collectSyncPage } from "./sync-page";
+import { WORLD_CONVERSATION_ID } from "../../lib/conversation-id";
 import { createMembershipMixin, MembershipThis } from "../../mixins/membership.mixin";
 import { createSnowflakeMixin, SnowflakeThis } from "../../mixins/snowflake.mixin";
 import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
@@ -49,6 +51,12 @@ const SYNC_QUEUE = 64;
 /** Memberships read per query while a sync walks the caller's conversations. */
 const SYNC_READ_BATCH = 250;
 
+/** The kind a conversation ID names (single_…, group_…, world), for the accepted-messages metric. */
+function conversationType(id: string): ConversationType {
+	if (id === WORLD_CONVERSATION_ID) return "world";
+	return id.startsWith("group_") ? "group" : "direct";
+}
+
 const sinceRule = {
 	type: "record",
 	key: { type: "string", min: 1, max: 64 },
@@ -70,6 +78,14 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 		/** Never retried by the broker: a retry after a timeout could store a send the caller gave up on. */
 		send: {
 			retryPolicy: NO_RETRY,
+			/**
+			 * Every send that ends in an error was refused, whatever refused it: validation, the
+			 * fair bulkhead, the timeout or the handler (MetricsMiddleware in lib/telemetry.ts calls it).
+			 */
+			onRefused(this: MessagesThis, err: unknown) {
+				this.sends.refused.mark();
+				recordRefusal(this.broker, toHttpError(err).body.error.code);
+			},
 			// Admitted by its own fair bulkhead (below), which queues per user.
 			bulkhead: { enabled: false },
 			params: {
@@ -96,6 +112,7 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 				// A resend answers with the original and delivers nothing again.
 				if (!duplicate) {
 					this.sends.accepted.mark();
+					recordAccepted(this.broker, conversationType(conversationId));
 					this.deliver(ctx, message);
 				}
 				return { message };
@@ -124,6 +141,7 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 					content: text,
 					clientMsgId: `system-${id}`
 				});
+				recordAccepted(this.broker, conversationType(conversationId));
 				this.deliver(ctx, message);
 				return message;
 			}
@@ -198,16 +216,6 @@ const MessagesService: ServiceSchema<ServiceSettingSchema, MessagesThis> = {
 			}
 		}
 	}),
-
-	hooks: {
-		error: {
-			/** Every send that ends in an error was refused; those failing validation never reach the hooks. */
-			send(this: MessagesThis, _ctx: Context, err: Error) {
-				this.sends.refused.mark();
-				throw err;
-			}
-		}
-	},
 
 	methods: {
 		/** Runs a sync unless the user already has SYNC_PER_USER running on this node. */

@@ -1,7 +1,13 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { call, Params, serviceActions } from "../../lib/contracts";
+import { PRESENCE_QUERY_MAX_USERS, PresenceState } from "../../lib/contracts/client";
 import type { PresenceCheckpoint } from "../../lib/contracts/logic";
+import { fail } from "../../lib/errors";
+import type { AuthMeta } from "../../lib/types";
 import { NO_RETRY } from "../../lib/resilience";
+
+/** The longest user ID list a query may carry: 100 IDs of up to 20 digits, and their commas. */
+const USER_IDS_MAX_LENGTH = PRESENCE_QUERY_MAX_USERS * 21;
 
 type PresenceThis = Service & {
 	announce(ctx: Context, userId: string, online: boolean): Promise<number>;
@@ -61,6 +67,31 @@ const PresenceService: ServiceSchema<ServiceSettingSchema, PresenceThis> = {
 			}
 		},
 
+		/**
+		 * The snapshot a client takes after it connects: which of the named users are online. Only the
+		 * caller's 1:1 peers are answered, as only they get its `presence` events; others are null.
+		 */
+		query: {
+			params: { userIds: { type: "string", min: 1, max: USER_IDS_MAX_LENGTH } },
+			async handler(
+				this: PresenceThis,
+				ctx: Context<Params<"presence.query">, AuthMeta>
+			): Promise<{ presence: PresenceState[] }> {
+				const userIds = parseUserIds(ctx.params.userIds);
+				const peers = new Set(
+					await call(ctx, "repo.members.directPeers", { userId: ctx.meta.userId!, among: userIds })
+				);
+				const visible = userIds.filter(userId => peers.has(userId));
+				const located = visible.length > 0 ? await call(ctx, "repo.presence.locate", { userIds: visible }) : {};
+				return {
+					presence: userIds.map(userId => ({
+						userId,
+						online: peers.has(userId) ? (located[userId]?.length ?? 0) > 0 : null
+					}))
+				};
+			}
+		},
+
 		nodeStopped: {
 			visibility: "public",
 			retryPolicy: NO_RETRY,
@@ -103,5 +134,15 @@ const PresenceService: ServiceSchema<ServiceSettingSchema, PresenceThis> = {
 		}
 	}
 };
+
+/** "1,2,3" → unique IDs, in the order given; anything else is refused naming the field. */
+function parseUserIds(list: string): string[] {
+	const userIds = [...new Set(list.split(",").map(part => part.trim()))];
+	if (userIds.some(userId => !/^[1-9][0-9]{0,19}$/.test(userId)))
+		fail("INVALID_INPUT", "'userIds' must be user IDs separated by commas");
+	if (userIds.length > PRESENCE_QUERY_MAX_USERS)
+		fail("INVALID_INPUT", `'userIds' names at most ${PRESENCE_QUERY_MAX_USERS} users`);
+	return userIds;
+}
 
 export default PresenceService;

@@ -110,12 +110,22 @@ const MembersRepoService: ServiceSchema<ServiceSettingSchema, MembersRepoThis> =
 		/** The users this user has a 1:1 conversation with (the audience of their presence). */
 		directPeers: {
 			visibility: "public",
-			params: { userId: "string" },
+			params: { userId: "string", among: { type: "array", items: "string", max: 100, optional: true } },
 			async handler(this: MembersRepoThis, ctx: Context<Params<"repo.members.directPeers">>): Promise<string[]> {
+				const { userId, among } = ctx.params;
 				const rows = await this.db.models.Member.findAll({
 					attributes: ["conversationId"],
-					// "single_" IDs sort in ["single_", "single`"): "`" follows "_" in byte order.
-					where: { userId: ctx.params.userId, conversationId: { [Op.gte]: "single_", [Op.lt]: "single`" } },
+					where: {
+						userId,
+						// "single_" IDs sort in ["single_", "single`"): "`" follows "_" in byte order.
+						conversationId: among
+							? {
+									[Op.in]: among
+										.filter(peer => peer !== userId)
+										.map(peer => directConversationId(userId, peer))
+								}
+							: { [Op.gte]: "single_", [Op.lt]: "single`" }
+					},
 					raw: true
 				});
 				const peers = new Set<string>();

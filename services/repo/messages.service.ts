@@ -8,6 +8,7 @@ import { fromRaw } from "../../lib/db/models";
 import { fail } from "../../lib/errors";
 import { messageBytes, PageBudget } from "../../lib/page-budget";
 import { NO_RETRY } from "../../lib/resilience";
+import { recordHotCacheRead } from "../../lib/metrics";
 import { HotMessageCache } from "../../lib/state/hot-message-cache";
 import type { Message } from "../../lib/types";
 import { ConfigThis, createConfigMixin } from "../../mixins/config.mixin";
@@ -218,7 +219,9 @@ const MessagesRepoService: ServiceSchema<ServiceSettingSchema, MessagesRepoThis>
 
 	created(this: MessagesRepoThis) {
 		this.lastCacheWarning = 0;
-		this.hot = new HotMessageCache(this.state, this.config.hotCacheSize);
+		this.hot = new HotMessageCache(this.state, this.config.hotCacheSize, hit =>
+			recordHotCacheRead(this.broker, hit)
+		);
 		this.writer = new MessageWriter(this.db, messages => this.cacheWritten(messages));
 	}
 };

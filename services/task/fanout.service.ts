@@ -13,6 +13,7 @@ import { FANOUT_DEAD_LETTERED_EVENT } from "../../lib/contracts/events";
 import type { StoredDeadLetter } from "../../lib/contracts/repo";
 import type { FanoutStats } from "../../lib/contracts/task";
 import { WORLD_CONVERSATION_ID } from "../../lib/conversation-id";
+import { countFanoutDeadLettered, countFanoutQueued } from "../../lib/metrics";
 import { NO_RETRY } from "../../lib/resilience";
 import { idListRule } from "../../lib/validation";
 import type { ChannelRetryOptions } from "../../middlewares/channel-retry.middleware";
@@ -96,6 +97,7 @@ const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
 							continue;
 						}
 						await this.broker.sendToChannel(letter.channel, letter.payload, channelSendOptions(ctx));
+						countFanoutQueued(this.broker);
 						replayed.push(letter.id);
 					}
 				} finally {
@@ -138,6 +140,7 @@ const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
 						});
 						if (failedNodes > 0) throw new Error(`push failed on ${failedNodes} gateway node(s)`);
 						this.counts.messages++;
+						this.logger.debug(`Message ${message.id} of world: pushed to every gateway`);
 						return;
 					}
 					let afterUserId: string | undefined;
@@ -151,6 +154,7 @@ const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
 						if (members.length === 0) break;
 						const job: BatchJob = { message, userIds: members.map(m => m.userId), exceptSocketId };
 						await this.broker.sendToChannel(FANOUT_BATCH_CHANNEL, job, channelSendOptions(ctx));
+						countFanoutQueued(this.broker);
 						batches++;
 						if (members.length < FANOUT_BATCH_SIZE) break;
 						afterUserId = members[members.length - 1].userId;
@@ -212,6 +216,7 @@ const FanoutService: ServiceSchema<ServiceSettingSchema, FanoutThis> = {
 					attempts: letter.attemptedAt.length
 				});
 				this.counts.deadLettered++;
+				countFanoutDeadLettered(this.broker);
 				const message = (letter.payload as Partial<FanoutJob>)?.message;
 				this.logger.error(`Dead letter ${stored.id} from ${letter.channel}: ${letter.error}`, {
 					messageId: message?.id,

@@ -2,10 +2,11 @@ import crypto from "crypto";
 import fs from "fs";
 import os from "os";
 import path from "path";
+import { Etcd3 } from "etcd3";
 import Redis from "ioredis";
 import { ServiceBroker } from "moleculer";
 import { createConnection } from "mysql2/promise";
-import { Config, loadConfig } from "../../lib/config";
+import { Config, etcdHosts, loadConfig } from "../../lib/config";
 import { createBroker } from "../../moleculer.config";
 
 /**
@@ -70,7 +71,7 @@ function freshDatabase(): Promise<TestDatabase> {
 }
 
 /** Deletes every Redis key a run made: its state prefix and its namespace's streams. */
-async function dropRedisKeys(url: string, patterns: string[]): Promise<void> {
+export async function dropRedisKeys(url: string, patterns: string[]): Promise<void> {
 	const redis = new Redis(url);
 	try {
 		for (const pattern of patterns) {
@@ -83,6 +84,16 @@ async function dropRedisKeys(url: string, patterns: string[]): Promise<void> {
 		}
 	} finally {
 		await redis.quit().catch(() => redis.disconnect());
+	}
+}
+
+/** Deletes a run's worker-ID keys in etcd (the minting bounds have no TTL). */
+export async function dropEtcdKeys(discoverer: string, namespace: string): Promise<void> {
+	const etcd = new Etcd3({ hosts: etcdHosts(discoverer) });
+	try {
+		await etcd.delete().prefix(`gochat/${namespace}/`);
+	} finally {
+		etcd.close();
 	}
 }
 
@@ -107,6 +118,7 @@ export async function startGoChat(
 		NODE_ID: `test-${process.pid}-${runId}`,
 		NAMESPACE: joined?.namespace ?? `test-${runId}`,
 		...(process.env.TRANSPORTER ? { TRANSPORTER: process.env.TRANSPORTER } : {}),
+		...(process.env.DISCOVERER ? { DISCOVERER: process.env.DISCOVERER } : {}),
 		...(redisUrl ? { REDIS_URL: redisUrl, REDIS_PREFIX: joined?.redisPrefix ?? `gochat-test-${runId}:` } : {}),
 		...env,
 		DATABASE_URL: database.url
@@ -117,6 +129,7 @@ export async function startGoChat(
 	const usedRedis = config.redisUrl ?? (config.queueUrl?.startsWith("redis") ? config.queueUrl : null);
 	const cleanup = async () => {
 		await database.drop();
+		if (config.discoverer && !joined) await dropEtcdKeys(config.discoverer, config.namespace);
 		if (usedRedis && !joined) {
 			await dropRedisKeys(
 				usedRedis,
@@ -139,8 +152,12 @@ export async function startGoChat(
 		broker,
 		config,
 		async stop() {
-			await broker.stop();
-			await cleanup();
+			// A test may have stopped the broker itself (a shutdown under test): its data goes all the same.
+			try {
+				await broker.stop();
+			} finally {
+				await cleanup();
+			}
 		}
 	};
 }

@@ -2,6 +2,7 @@ import { ActionSchema, Context, ServiceBroker, ServiceSchema } from "moleculer";
 import { createChannelsMiddleware } from "../../lib/channels";
 import { ConfigMiddleware, loadConfig } from "../../lib/config";
 import type { ActionName, Params, Result } from "../../lib/contracts";
+import { MetricsMiddleware } from "../../lib/telemetry";
 import { ChannelRetryMiddleware } from "../../middlewares/channel-retry.middleware";
 
 /** A stub answering one action: gets the params and the context the service under test sent. */
@@ -56,7 +57,7 @@ export async function startWithMocks(
 			};
 		}
 	};
-	const middlewares: unknown[] = [recorder, ConfigMiddleware(config)];
+	const middlewares: unknown[] = [recorder, ConfigMiddleware(config), MetricsMiddleware()];
 	if (options.channels)
 		middlewares.push(ChannelRetryMiddleware(), createChannelsMiddleware({ ...config, queueUrl: null }));
 	const broker = new ServiceBroker({

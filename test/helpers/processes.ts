@@ -38,7 +38,20 @@ export async function freePort(): Promise<number> {
  */
 export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 	const clean = { ...process.env };
-	for (const name of ["TRANSPORTER", "REDIS_URL", "QUEUE_URL", "SERVICES", "NAMESPACE", "NODE_ID", "PORT"])
+	for (const name of [
+		"TRANSPORTER",
+		"DISCOVERER",
+		"REDIS_URL",
+		"QUEUE_URL",
+		"SERVICES",
+		"NAMESPACE",
+		"NODE_ID",
+		"PORT",
+		"WORKER_ID",
+		"METRICS_PORT",
+		"HEALTH_PORT",
+		"TRACING"
+	])
 		delete clean[name];
 	return {
 		...clean,
@@ -139,4 +152,26 @@ export function ensureBuild(): void {
 		stdio: "ignore"
 	});
 	if (!fs.existsSync(built)) throw new Error("npm run build did not produce dist/server.js");
+}
+
+/** Whether a process with this pid still exists (signal 0 checks without sending anything). */
+export function processAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (err) {
+		return (err as NodeJS.ErrnoException).code === "EPERM";
+	}
+}
+
+/** Resolves with the exit code once the child has exited (null: killed by a signal); rejects after `timeoutMs`. */
+export function exitOf(child: ChildProcess, timeoutMs = 30_000): Promise<number | null> {
+	if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(`still running after ${timeoutMs} ms`)), timeoutMs);
+		child.once("exit", code => {
+			clearTimeout(timer);
+			resolve(code);
+		});
+	});
 }

@@ -1,4 +1,5 @@
 import { spawnSync } from "child_process";
+import fs from "fs";
 
 /**
  * Suites that need a real server run when it is there and are skipped, saying why, when it is
@@ -6,10 +7,20 @@ import { spawnSync } from "child_process";
  * server into a failure: "1" (or "all") for every kind, or a list such as "private-redis,redis".
  * .ci/run sets it, since it starts the servers itself.
  */
-export type ServerKind = "redis" | "private-redis" | "mariadb" | "nats";
+export type ServerKind =
+	"redis" | "private-redis" | "mariadb" | "nats" | "etcd" | "kafka" | "docker-compose" | "chromium";
+
+/**
+ * Debian's Chromium (package chromium; CHROMIUM_PATH may point elsewhere), the only browser the
+ * browser tests drive: they never download one.
+ */
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/** Kinds that REQUIRE_SERVERS=1 leaves out: no Kafka broker can be installed on our CI machines. */
+const ONLY_WHEN_NAMED: ServerKind[] = ["kafka"];
 
 export interface Server {
-	/** The server's URL, or for private-redis the redis-server binary. */
+	/** The server's URL, or for private-redis, docker-compose and chromium the binary. */
 	url: string;
 }
 
@@ -39,6 +50,15 @@ function reachable(url: string, defaultPort: number): boolean {
 		s.on("connect", () => process.exit(0));
 		s.on("error", () => process.exit(1));`;
 	return spawnSync(process.execPath, ["-e", script], { timeout: PROBE_TIMEOUT_MS + 1000 }).status === 0;
+}
+
+/** The etcd the lease and discovery tests use: TEST_ETCD_URL, or the one DISCOVERER names. */
+export function testEtcdUrl(): string | null {
+	const discoverer = process.env.DISCOVERER;
+	const fromDiscoverer = discoverer?.startsWith("etcd3://")
+		? `http://${discoverer.slice("etcd3://".length).split(",")[0]}`
+		: null;
+	return process.env.TEST_ETCD_URL ?? fromDiscoverer;
 }
 
 function probe(kind: ServerKind): Probe {
@@ -74,6 +94,40 @@ function probe(kind: ServerKind): Probe {
 				? { server: { url }, missing: "" }
 				: { server: null, missing: `no NATS at ${new URL(url).host}` };
 		}
+		case "etcd": {
+			const url = testEtcdUrl();
+			if (!url) return { server: null, missing: "no etcd URL (set TEST_ETCD_URL=http://127.0.0.1:2379)" };
+			return reachable(url, 2379)
+				? { server: { url }, missing: "" }
+				: { server: null, missing: `no etcd at ${new URL(url).host}` };
+		}
+		case "docker-compose": {
+			// Not a server: the binary that validates docker-compose.yml (`docker-compose config` needs no engine).
+			const found = spawnSync("docker-compose", ["version"]).status === 0;
+			return found
+				? { server: { url: "docker-compose" }, missing: "" }
+				: {
+						server: null,
+						missing:
+							"no docker-compose binary to validate the compose files (apt-get install docker-compose)"
+					};
+		}
+		case "chromium":
+			return fs.existsSync(CHROMIUM_PATH)
+				? { server: { url: CHROMIUM_PATH }, missing: "" }
+				: {
+						server: null,
+						missing: `no Chromium at ${CHROMIUM_PATH} (install chromium: apt-get install chromium)`
+					};
+		case "kafka": {
+			// A broker list, host:9092[,host:9092]; the probe tries the first.
+			const brokers = process.env.TEST_KAFKA_BROKERS;
+			if (!brokers) return { server: null, missing: "no Kafka broker (set TEST_KAFKA_BROKERS=host:9092)" };
+			const url = `kafka://${brokers.split(",")[0]}`;
+			return reachable(url, 9092)
+				? { server: { url: brokers }, missing: "" }
+				: { server: null, missing: `no Kafka at ${brokers}` };
+		}
 	}
 }
 
@@ -89,7 +143,8 @@ export function server(kind: ServerKind): Server | null {
 
 function required(kind: ServerKind): boolean {
 	const wanted = (process.env.REQUIRE_SERVERS ?? "").split(",").map(k => k.trim());
-	return wanted.includes("1") || wanted.includes("all") || wanted.includes(kind);
+	if (wanted.includes(kind)) return true;
+	return (wanted.includes("1") || wanted.includes("all")) && !ONLY_WHEN_NAMED.includes(kind);
 }
 
 /**

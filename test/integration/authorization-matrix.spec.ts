@@ -255,6 +255,11 @@ const REST_ROWS: RestRow[] = [
 		prepare: ({ world }) => ({ path: `/users?q=${world.accounts.peer.user.username}` })
 	},
 	{
+		route: "GET /presence",
+		expect: everyone(OK),
+		prepare: ({ world }) => ({ path: `/presence?userIds=${world.accounts.peer.user.id}` })
+	},
+	{
 		route: "POST /conversations/direct",
 		variant: "new peer",
 		expect: everyone(CREATED),

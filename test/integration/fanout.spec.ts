@@ -22,7 +22,11 @@ describe("large-group fan-out through the durable queue", () => {
 	test("a 600-member group goes through task, and every online member gets the message exactly once", async () => {
 		const owner = await register(api, "owner");
 		const members: Account[] = [];
-		for (let i = 0; i < 599; i++) members.push(await register(api, `m${i}`));
+		// Eight sign-ups at a time: 599 one by one took most of the test's time on a loaded machine.
+		for (let i = 0; i < 599; i += 8) {
+			const batch = Array.from({ length: Math.min(8, 599 - i) }, (_, k) => register(api, `m${i + k}`));
+			members.push(...(await Promise.all(batch)));
+		}
 		const created = await owner.api.post("/api/v1/groups", {
 			name: "six hundred",
 			memberIds: members.map(m => m.user.id)
@@ -65,5 +69,5 @@ describe("large-group fan-out through the durable queue", () => {
 		await Promise.all(marks);
 		for (const log of logs) expect(log.map(e => e.message.content)).toEqual(["to all 600", "second"]);
 		expect(outsiderLog).toEqual([]);
-	});
+	}, 90_000);
 });

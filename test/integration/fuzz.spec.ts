@@ -1,4 +1,6 @@
 import fc from "fast-check";
+import v8 from "v8";
+import vm from "vm";
 import type { Socket } from "socket.io-client";
 import { ERROR_STATUS } from "../../lib/errors";
 import { USERNAME_PATTERN } from "../../lib/auth-rules";
@@ -202,6 +204,18 @@ function restRoutes(fx: Fixtures, ledger: Ledger): Array<{ lane: string; routes:
 					}
 				},
 				{ route: "GET /users/:id", weight: 2, auth: "fuzzer", params: { id: userId } },
+				{
+					route: "GET /presence",
+					weight: 2,
+					auth: "fuzzer",
+					query: {
+						userIds: fc.oneof(
+							userId,
+							fc.array(userId, { maxLength: 120 }).map(ids => ids.join(",")),
+							fc.string({ maxLength: 40 })
+						)
+					}
+				},
 				{
 					route: "GET /users",
 					weight: 3,
@@ -688,7 +702,7 @@ describe("fuzzing: generated REST bodies and socket payloads against a real serv
 		const runsOf = (lane: string) => Math.max(1, Math.round(RUNS * shares[lane]));
 		console.log(`fuzz: FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}`);
 
-		const before = process.memoryUsage().rss;
+		const before = settledRss();
 		const started = Date.now();
 		await Promise.all([
 			...lanes.map(({ lane, routes }, i) =>
@@ -713,7 +727,7 @@ describe("fuzzing: generated REST bodies and socket payloads against a real serv
 		]);
 		// Events sent without an ack have no answer to wait for: one that has, sent after them on the same socket, is answered after them.
 		await (await currentSocket()).timeout(ACK_BOUND_MS).emitWithAck("sync", {});
-		const after = process.memoryUsage().rss;
+		const after = settledRss();
 		rss = { before, after };
 
 		const lines = [...statuses].map(
@@ -871,4 +885,16 @@ async function messagesBy(reader: Account, conversationId: string, senderId: str
 		if (!res.body.hasMore || messages.length === 0) return ids;
 		beforeSeq = messages[0].seq;
 	}
+}
+
+/**
+ * The process's RSS after a full garbage collection: what is still held, not what earlier suites of
+ * this jest process (or the run itself) left for the collector.
+ */
+function settledRss(): number {
+	v8.setFlagsFromString("--expose-gc");
+	const gc = vm.runInNewContext("gc") as () => void;
+	gc();
+	gc();
+	return process.memoryUsage().rss;
 }

@@ -22,6 +22,19 @@ describe("HTTP edges: probes, malformed requests, unknown routes", () => {
 		expect(ready.body).toMatchObject({ status: "ready", database: { migrated: true } });
 	});
 
+	test("a client's X-Request-ID names its request, unless it is too long or odd to copy into logs", async () => {
+		const me = (requestId: string) =>
+			alice.api.request("GET", "/api/v1/users/me", undefined, {
+				headers: { "x-request-id": requestId }
+			});
+		const kept = await me("client-42.retry:1");
+		expect(kept.headers.get("x-request-id")).toBe("client-42.retry:1");
+		for (const odd of ["x".repeat(65), "two words", "<script>"]) {
+			const replaced = (await me(odd)).headers.get("x-request-id");
+			expect(replaced).toMatch(/^[0-9a-f-]{36}$/);
+		}
+	});
+
 	test("malformed JSON is a 400 and changes nothing", async () => {
 		const res = await api.request("POST", "/api/v1/auth/register", undefined, { raw: '{"username": "broken",' });
 		expect([res.status, res.body.error.code]).toEqual([400, "MALFORMED_JSON"]);

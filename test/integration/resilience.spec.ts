@@ -208,9 +208,11 @@ describe("declared resilience across nodes", () => {
  * `retryPolicy: NO_RETRY`, so a new write that forgets it fails this suite.
  */
 const IDEMPOTENT_READS = [
+	"api.docs",
 	"api.getClients",
 	"api.health",
 	"api.listAliases",
+	"api.openapi",
 	"api.ready",
 	"api.stats",
 	"api.userSockets",
@@ -222,6 +224,7 @@ const IDEMPOTENT_READS = [
 	"messages.history",
 	"messages.stats",
 	"messages.sync",
+	"presence.query",
 	"repo.conversations.get",
 	"repo.conversations.listForUser",
 	"repo.conversations.listForUserById",

@@ -1,16 +1,9 @@
 import type { Socket } from "socket.io-client";
+import type { Message } from "../../lib/types";
 import { startGoChat, RunningGoChat } from "../helpers/gochat";
 import { Account, Api, register } from "../helpers/http";
 import { closeAll, connect, emitAck, record } from "../helpers/sockets";
 
-type Message = {
-	id: string;
-	conversationId: string;
-	senderId: string;
-	seq: number;
-	content: string;
-	clientMsgId: string;
-};
 type Ack = {
 	ok: boolean;
 	message?: Message;

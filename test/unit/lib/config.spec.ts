@@ -10,7 +10,17 @@ describe("loadConfig", () => {
 			services: ["gateway", "logic", "repo", "task"],
 			messageMaxBytes: 16384,
 			groupMaxMembers: 10000,
-			workerId: 0
+			// Unset: leased when Redis or etcd is configured, else 0.
+			workerId: null
+		});
+		expect(config).toMatchObject({
+			discoverer: null,
+			metricsPort: null,
+			tracing: null,
+			logFormat: "text",
+			logRequestIds: true,
+			healthPort: null,
+			shutdownTimeoutSeconds: 10
 		});
 		expect(config).toMatchObject({
 			redisUrl: null,
@@ -34,7 +44,25 @@ describe("loadConfig", () => {
 			MESSAGE_MAX_BYTES: "100",
 			GROUP_MAX_MEMBERS: "50",
 			LOG_LEVEL: "debug",
-			MIGRATE_ON_START: "false"
+			MIGRATE_ON_START: "false",
+			DISCOVERER: "etcd3://etcd-1:2379,etcd-2:2379",
+			METRICS_PORT: "9100",
+			TRACING: "console",
+			LOG_FORMAT: "json",
+			LOG_REQUEST_IDS: "false",
+			HEALTH_PORT: "8081",
+			SHUTDOWN_TIMEOUT: "25",
+			QUEUE_URL: "kafka://kafka-1:9092,kafka-2:9092"
+		});
+		expect(config).toMatchObject({
+			discoverer: "etcd3://etcd-1:2379,etcd-2:2379",
+			metricsPort: 9100,
+			tracing: "Console",
+			logFormat: "json",
+			logRequestIds: false,
+			healthPort: 8081,
+			shutdownTimeoutSeconds: 25,
+			queueUrl: "kafka://kafka-1:9092,kafka-2:9092"
 		});
 		expect(config).toMatchObject({
 			port: 8080,
@@ -103,7 +131,18 @@ describe("loadConfig", () => {
 		["LOG_LEVEL", "loud"],
 		["MIGRATE_ON_START", "maybe"],
 		["MESSAGE_MAX_BYTES", "0"],
-		["BCRYPT_ROUNDS", "3"]
+		["BCRYPT_ROUNDS", "3"],
+		["DISCOVERER", "etcd://x:2379"],
+		["DISCOVERER", "etcd3://x"],
+		["METRICS_PORT", "metrics"],
+		["TRACING", "Prometheus"],
+		["LOG_FORMAT", "xml"],
+		["LOG_REQUEST_IDS", "sometimes"],
+		["HEALTH_PORT", "-1"],
+		["HEALTH_PORT", "3000"],
+		["SHUTDOWN_TIMEOUT", "0"],
+		["WORKER_LEASE_TTL", "1"],
+		["QUEUE_URL", "kafka://a:9092,b"]
 	])("an invalid %s (%p) stops the start with a message naming it", (name, value) => {
 		expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
 		expect(() => loadConfig({ ...base, [name]: value })).toThrow(new RegExp(`^${name}: `));

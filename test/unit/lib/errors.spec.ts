@@ -152,6 +152,24 @@ describe("toHttpError", () => {
 			body: { error: { code: "OVERLOADED", details: { retryAfter: 1 } } }
 		});
 	});
+
+	test("a node that lost its worker ID lease answers 503 WORKER_ID_LOST with retryAfter, after crossing nodes too", () => {
+		const err = new GoChatError("WORKER_ID_LOST", "This node lost its Snowflake worker ID lease", {
+			retryAfter: 5
+		});
+		for (const seen of [err, crossNodes(err)]) {
+			expect(toHttpError(seen)).toEqual({
+				status: 503,
+				body: {
+					error: {
+						code: "WORKER_ID_LOST",
+						message: "This node lost its Snowflake worker ID lease",
+						details: { retryAfter: 5 }
+					}
+				}
+			});
+		}
+	});
 });
 
 describe("isServerFailure (the circuit breaker's check)", () => {
@@ -161,7 +179,9 @@ describe("isServerFailure (the circuit breaker's check)", () => {
 			new Errors.RequestTimeoutError({ action: "repo.users.get", nodeID: "n" }),
 			new Error("SQLITE_ERROR: no such table"),
 			Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
-			new GoChatError("INTERNAL", "unexpected")
+			new GoChatError("INTERNAL", "unexpected"),
+			// That node can create nothing until it leases a worker ID again: callers should try its peers.
+			new GoChatError("WORKER_ID_LOST", "lost its lease", { retryAfter: 5 })
 		];
 		for (const err of failures)
 			expect([err.message, isServerFailure(err), isServerFailure(crossNodes(err))]).toEqual([

@@ -53,6 +53,18 @@ describe("SnowflakeGenerator", () => {
 		expect(ids.size).toBe(2000);
 	});
 
+	test("tells the millisecond of the newest ID it handed out, which a worker ID's next holder must pass", () => {
+		let now = SNOWFLAKE_EPOCH + 500;
+		const gen = new SnowflakeGenerator(9, () => now);
+		expect(gen.lastMintedAt).toBe(0);
+		gen.next();
+		expect(gen.lastMintedAt).toBe(now);
+		now -= 100;
+		const id = gen.next();
+		expect(gen.lastMintedAt).toBe(parseSnowflake(id).timestamp);
+		expect(gen.lastMintedAt).toBe(now + 100);
+	});
+
 	test.each([-1, MAX_WORKER_ID + 1, 1.5])("refuses worker ID %p", workerId => {
 		expect(() => new SnowflakeGenerator(workerId)).toThrow(RangeError);
 	});

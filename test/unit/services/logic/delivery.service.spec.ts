@@ -1,20 +1,11 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { FANOUT_MESSAGE_CHANNEL, FanoutJob } from "../../../../lib/contracts/channels";
 import type { Push } from "../../../../lib/push-coalescer";
-import type { Membership, Message } from "../../../../lib/types";
+import type { Membership } from "../../../../lib/types";
 import DeliveryService from "../../../../services/logic/delivery.service";
+import { sampleMessage as message } from "../../../helpers/fanout";
 import { MockedService, startWithMocks } from "../../../helpers/mock-broker";
 
-const message = (conversationId: string): Message => ({
-	id: "100",
-	conversationId,
-	senderId: "1",
-	type: "text",
-	content: "hi",
-	seq: 1,
-	clientMsgId: "c",
-	createdAt: ""
-});
 const members = (count: number): Membership[] =>
 	Array.from({ length: count }, (_, i) => ({
 		conversationId: "group_7",

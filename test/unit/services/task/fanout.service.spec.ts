@@ -5,23 +5,12 @@ import {
 	FANOUT_MESSAGE_CHANNEL
 } from "../../../../lib/contracts/channels";
 import type { NewDeadLetter, StoredDeadLetter } from "../../../../lib/contracts/repo";
-import type { Membership, Message } from "../../../../lib/types";
+import type { Membership } from "../../../../lib/types";
 import DeliveryService from "../../../../services/logic/delivery.service";
 import MessagesService from "../../../../services/logic/messages.service";
 import FanoutService, { FANOUT_BATCH_SIZE } from "../../../../services/task/fanout.service";
-import { nextDeadLetter } from "../../../helpers/fanout";
+import { nextDeadLetter, sampleMessage as message } from "../../../helpers/fanout";
 import { MockedService, Mocks, startWithMocks } from "../../../helpers/mock-broker";
-
-const message = (conversationId: string): Message => ({
-	id: "100",
-	conversationId,
-	senderId: "1",
-	type: "text",
-	content: "hi",
-	seq: 1,
-	clientMsgId: "c",
-	createdAt: ""
-});
 
 async function until(condition: () => boolean) {
 	for (let i = 0; !condition(); i++) {

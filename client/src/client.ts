@@ -415,7 +415,9 @@ export class GoChatClient extends Emitter<ClientEvents> {
 				break;
 			}
 			case "sync:required":
+				// What may have been missed includes presence events: the dots are asked for again too.
 				void this.syncer.request();
+				this.askPresence(this.directPeers());
 				break;
 		}
 	}

@@ -20,8 +20,10 @@ export interface OutboxEvents {
 export interface OutboxOptions {
 	/** Resends after RATE_LIMITED or OVERLOADED before the message fails with that code; 3. */
 	maxRetries?: number;
-	/** Wait before resending after a lost ack or SERVICE_UNAVAILABLE while still connected; 1 s. */
+	/** First wait before resending after a lost ack or SERVICE_UNAVAILABLE while still connected; 1 s, doubling while it lasts. */
 	resendDelayMs?: number;
+	/** The longest such wait; 30 s. */
+	maxResendDelayMs?: number;
 	setTimer?: (fn: () => void, ms: number) => unknown;
 	clearTimer?: (timer: unknown) => void;
 }
@@ -53,6 +55,9 @@ export class Outbox {
 	private holdTransient = false;
 	private readonly maxRetries: number;
 	private readonly resendDelayMs: number;
+	private readonly maxResendDelayMs: number;
+	/** Lost acks and outage answers in a row: each one doubles the next wait, so a struggling server is not hammered. */
+	private transientStreak = 0;
 	private readonly setTimer: (fn: () => void, ms: number) => unknown;
 	private readonly clearTimer: (timer: unknown) => void;
 
@@ -63,6 +68,7 @@ export class Outbox {
 	) {
 		this.maxRetries = options.maxRetries ?? 3;
 		this.resendDelayMs = options.resendDelayMs ?? 1000;
+		this.maxResendDelayMs = options.maxResendDelayMs ?? 30_000;
 		this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
 		this.clearTimer = options.clearTimer ?? (timer => clearTimeout(timer as ReturnType<typeof setTimeout>));
 	}
@@ -123,6 +129,7 @@ export class Outbox {
 		if (!entry || entry.message.senderId !== stored.senderId) return undefined;
 		this.entries.delete(stored.clientMsgId);
 		if (this.inFlight === stored.clientMsgId) this.inFlight = null;
+		this.transientStreak = 0;
 		this.events.sent(entry.message, stored);
 		this.flush();
 		return entry.message;
@@ -135,6 +142,7 @@ export class Outbox {
 
 	/** A socket is up again: resend at once, unless the server asked to wait. */
 	reconnected(): void {
+		this.transientStreak = 0;
 		if (this.holdTimer !== null && this.holdTransient) {
 			this.clearTimer(this.holdTimer);
 			this.holdTimer = null;
@@ -187,7 +195,9 @@ export class Outbox {
 		if (!error || TRANSIENT.has(error.code)) {
 			// Lost ack or a passing outage: resend later with the same clientMsgId (the server answers with
 			// the original if it was stored). After a disconnect the reconnect's flush comes first.
-			this.hold(this.resendDelayMs, true);
+			const delay = Math.min(this.resendDelayMs * 2 ** this.transientStreak, this.maxResendDelayMs);
+			this.transientStreak++;
+			this.hold(delay, true);
 			return;
 		}
 		if (BUSY.has(error.code) && entry.refusals < this.maxRetries) {

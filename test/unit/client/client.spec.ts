@@ -262,6 +262,24 @@ describe("GoChatClient state", () => {
 		client.dispose();
 	});
 
+	test("sync:required asks for the presence of every 1:1 peer again, since presence events may have been missed too", async () => {
+		const rest = fakeRest();
+		const { client, socket } = await connected({}, rest);
+		socket().fire("message:new", { message: message("single_1_2", 1, "2") });
+		socket().fire("message:new", { message: message("single_1_7", 1, "7") });
+		socket().fire("message:new", { message: message("world", 1) });
+		const asked = () => rest.calls.filter(call => call.startsWith("GET /presence"));
+		// The new 1:1s bring the REST list, and with it a presence ask for the peers not known yet.
+		for (let i = 0; i < 5; i++) await tick();
+		const before = asked().length;
+		expect(before).toBeGreaterThan(0);
+		socket().fire("sync:required", { reason: "node-lost" });
+		await tick();
+		expect(asked().slice(before)).toEqual(["GET /presence?userIds=2%2C7"]);
+		socket().next("sync").answer(upToDate);
+		client.dispose();
+	});
+
 	test("typing is never sent in the world room", async () => {
 		const { client, socket } = await connected();
 		client.typing("world");

@@ -147,6 +147,26 @@ describe("Outbox", () => {
 		expect(new Set(transport.sent.map(s => s.params.clientMsgId)).size).toBe(1);
 	});
 
+	test("while answers keep going missing on a live socket, each resend waits twice as long, up to 30 s", async () => {
+		const { transport, outbox, timers, fire } = setup();
+		outbox.add("c1", "me", "x", "text");
+		const waits: number[] = [];
+		for (let i = 0; i < 7; i++) {
+			transport.last().answer(i % 2 ? "lost" : refused("SERVICE_UNAVAILABLE"));
+			await tick();
+			waits.push(timers[0].ms);
+			fire();
+		}
+		expect(waits).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+		// Once a message is stored, the next outage starts from 1 s again.
+		transport.last().answer({ ok: true, message: stored(transport.last().params, 1) });
+		await tick();
+		outbox.add("c1", "me", "y", "text");
+		transport.last().answer("lost");
+		await tick();
+		expect(timers.map(t => t.ms)).toEqual([1000]);
+	});
+
 	test("a copy that arrives before the ack settles it; the late ack changes nothing", async () => {
 		const { transport, outbox, sent } = setup();
 		const a = outbox.add("c1", "me", "x", "text");

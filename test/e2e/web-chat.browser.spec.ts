@@ -5,6 +5,7 @@ import { until } from "../helpers/wait";
 import { serverSuite } from "../helpers/servers";
 import { buildWebChat, launchChromium, NARROW, screenshot, WIDE } from "./browser";
 import { ChatPage } from "./chat-page";
+import { NetworkLink } from "./network-link";
 
 /**
  * The web chat the gateway serves at /, in Debian's Chromium: two users in two browser contexts
@@ -18,6 +19,8 @@ serverSuite("chromium", "web chat in a real browser", chromiumPath => {
 	let gochat: RunningGoChat | undefined;
 	let browser: Browser | undefined;
 	let bobContext: BrowserContext;
+	/** bob reaches GoChat through his own link, which the test cuts to take his network away. */
+	let bobLink: NetworkLink | undefined;
 	let alice: ChatPage;
 	let bob: ChatPage;
 	let direct = "";
@@ -54,6 +57,7 @@ serverSuite("chromium", "web chat in a real browser", chromiumPath => {
 		buildWebChat();
 		// The history seeding sends 260 messages as fast as REST answers.
 		gochat = await startGoChat({ SEND_RATE_USER: "1000/1s" });
+		bobLink = await NetworkLink.to(Number(new URL(gochat.baseUrl).port));
 		browser = await launchChromium(chromiumPath.url);
 		const aliceContext = await browser.newContext({ viewport: WIDE });
 		bobContext = await browser.newContext({ viewport: WIDE });
@@ -67,13 +71,14 @@ serverSuite("chromium", "web chat in a real browser", chromiumPath => {
 			if (user && !user.page.isClosed()) await screenshot(user.page, `${user.name}-last`).catch(() => undefined);
 		}
 		await browser?.close().catch(() => undefined);
+		await bobLink?.close();
 		await gochat?.stop();
 	}, 30_000);
 
 	step("two users sign up through the page", async () => {
 		await alice.page.goto(gochat!.baseUrl);
 		await alice.signUp("alice", PASSWORD, "Alice");
-		await bob.page.goto(gochat!.baseUrl);
+		await bob.page.goto(bobLink!.url);
 		await bob.signUp("bob", PASSWORD, "Bob");
 		for (const user of [alice, bob]) await user.row("world").waitFor();
 		await screenshot(alice.page, "alice-signed-up-wide");
@@ -148,7 +153,7 @@ serverSuite("chromium", "web chat in a real browser", chromiumPath => {
 
 	step("bob's network drops: the banner shows, alice sees him offline, and he gets what he missed", async () => {
 		await alice.open(direct, "Bob");
-		await bobContext.setOffline(true);
+		bobLink!.cut();
 		await bob.byTestId("connection-banner").waitFor({ state: "visible" });
 		await screenshot(bob.page, "bob-offline-banner-wide");
 		await alice.peerOnlineIs(direct, false);
@@ -157,7 +162,7 @@ serverSuite("chromium", "web chat in a real browser", chromiumPath => {
 		for (const text of missed) await alice.send(text);
 		directLog.push(...missed);
 
-		await bobContext.setOffline(false);
+		bobLink!.restore();
 		await bob.byTestId("connection-banner").waitFor({ state: "hidden" });
 		await alice.peerOnlineIs(direct, true);
 		await bob.lastMessageIs(direct, missed[1]);
@@ -185,7 +190,7 @@ serverSuite("chromium", "web chat in a real browser", chromiumPath => {
 		const page = await bobContext.newPage();
 		await page.setViewportSize(NARROW);
 		bob.use(page);
-		await page.goto(gochat!.baseUrl);
+		await page.goto(bobLink!.url);
 		await bob.signedInAs("Bob");
 		await bob.unreadIs(direct, 3);
 		await bob.unreadIs(group, 2);

@@ -2,6 +2,7 @@ import type { Socket } from "socket.io-client";
 import { startGoChat, RunningGoChat } from "../helpers/gochat";
 import { Account, Api, register } from "../helpers/http";
 import { closeAll, connect, emitAck, nextEvent, record } from "../helpers/sockets";
+import { until } from "../helpers/wait";
 
 type NewMessage = { message: { id: string; content: string } };
 
@@ -54,7 +55,12 @@ describe("large-group fan-out through the durable queue", () => {
 		});
 		expect(ack.ok).toBe(true);
 		await Promise.all(arrivals);
-		const after = await gochat.broker.call<{ messages: number; batches: number }>("task.fanout.stats");
+		// The task counts a job once its handler returns, which may be a moment after the push reached the sockets.
+		let after = before;
+		await until(async () => {
+			after = await gochat.broker.call<{ messages: number; batches: number }>("task.fanout.stats");
+			return after.messages > before.messages && after.batches > before.batches;
+		}, "task.fanout to count the message and its batch");
 		expect(after.messages - before.messages).toBe(1);
 		expect(after.batches - before.batches).toBe(1);
 

@@ -92,7 +92,7 @@ describe("metrics on METRICS_PORT", () => {
 
 		// The world push may land on the scrape's heels: poll until the push count has caught up.
 		let samples = await scrape();
-		const deadline = Date.now() + 5000;
+		const deadline = Date.now() + 15_000;
 		while (sum(samples, promName(METRICS.PUSHES)) < 3 + 2 && Date.now() < deadline) {
 			await new Promise(resolve => setTimeout(resolve, 50));
 			samples = await scrape();
@@ -169,7 +169,7 @@ describe("metrics on METRICS_PORT", () => {
 	test("a socket closing lowers the sockets gauge", async () => {
 		sockets.pop()!.close();
 		const gauge = promName(METRICS.SOCKETS_CONNECTED);
-		const deadline = Date.now() + 5000;
+		const deadline = Date.now() + 15_000;
 		let value = sum(await scrape(), gauge);
 		while (value !== 2 && Date.now() < deadline) {
 			await new Promise(resolve => setTimeout(resolve, 50));

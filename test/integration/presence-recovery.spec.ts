@@ -96,7 +96,7 @@ if (!redisAvailable)
 
 		await redis.admin.flushall();
 
-		expect(await within(5000, syncRequired, "sync:required after FLUSHALL")).toEqual({ reason: "presence-lost" });
+		expect(await within(15_000, syncRequired, "sync:required after FLUSHALL")).toEqual({ reason: "presence-lost" });
 		const synced = await emitAck(socket, "sync", { since: { [conversationId]: 0 } });
 		expect(synced.conversations[0].messages.map((m: { id: string }) => m.id)).toContain(before.message.id);
 		await h.sendUntilPushed(sender, conversationId, socket);
@@ -118,7 +118,7 @@ if (!redisAvailable)
 		await redis.kill();
 		await redis.start();
 
-		await within(8000, syncRequired, "sync:required on every socket of the node after the restore");
+		await within(15_000, syncRequired, "sync:required on every socket of the node after the restore");
 		await h.sendUntilPushed(sender, conversationId, late);
 		for (const log of told) expect(log).toEqual([{ reason: "presence-lost" }]);
 	});
@@ -190,7 +190,7 @@ describe("sync:required on the embedded store", () => {
 
 		const syncRequired = nextEvent<SyncRequired>(socket, "sync:required");
 		gochat.broker.broadcastLocal("$transporter.connected", { wasReconnect: true });
-		expect(await within(5000, syncRequired, "sync:required after a transporter reconnect")).toEqual({
+		expect(await within(15_000, syncRequired, "sync:required after a transporter reconnect")).toEqual({
 			reason: "transporter-reconnected"
 		});
 		await gateway().checkPresence();
@@ -219,7 +219,7 @@ describe("sync:required on the embedded store", () => {
 			node: { id: "gone-logic", services: [{ name: "delivery" }] },
 			unexpected: true
 		});
-		expect(await within(5000, syncRequired, "sync:required after a logic node vanished")).toEqual({
+		expect(await within(15_000, syncRequired, "sync:required after a logic node vanished")).toEqual({
 			reason: "node-lost"
 		});
 		await gateway().checkPresence();

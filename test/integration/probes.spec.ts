@@ -164,7 +164,7 @@ describe("SIGTERM on a GoChat process", () => {
 			childEnv({
 				PORT: String(port),
 				HEALTH_PORT: String(healthPort),
-				SHUTDOWN_TIMEOUT: "5",
+				SHUTDOWN_TIMEOUT: "10",
 				DATABASE_URL: `sqlite:${path.join(dir, "gochat.sqlite")}`
 			})
 		);
@@ -184,7 +184,8 @@ describe("SIGTERM on a GoChat process", () => {
 		await told;
 		expect(await gone).toBe("transport close");
 		expect(await exited).toBe(0);
-		expect(Date.now() - signalledAt).toBeLessThan(5000);
+		// The unacked notice alone holds the drain 2 s; a loaded machine needs room beyond that.
+		expect(Date.now() - signalledAt).toBeLessThan(10_000);
 		expect(gochat.output()).toMatch(/Draining: telling 1 socket\(s\) to reconnect elsewhere/);
 		expect(gochat.output()).toMatch(/GoChat stopped in \d+ ms/);
 	}, 60_000);

@@ -7,6 +7,7 @@ import { kickUser, whereOnline } from "../../lib/repl/users";
 import { RunningGoChat, startGoChat } from "../helpers/gochat";
 import { Account, Api, register } from "../helpers/http";
 import { closeAll, connect, nextEvent } from "../helpers/sockets";
+import { until } from "../helpers/wait";
 
 /** The operators' commands against a running GoChat, seen by a real Socket.IO client. */
 describe("gochat REPL commands", () => {
@@ -52,10 +53,10 @@ describe("gochat REPL commands", () => {
 		const { account } = await online("where");
 		// The gateway reports the connect to presence after the handshake: poll, there is no event for an observer.
 		let nodes: string[] = [];
-		for (let i = 0; i < 100 && nodes.length === 0; i++) {
-			nodes = await whereOnline(gochat.broker, account.user.id);
-			if (nodes.length === 0) await new Promise(resolve => setTimeout(resolve, 20));
-		}
+		await until(
+			async () => (nodes = await whereOnline(gochat.broker, account.user.id)).length > 0,
+			"the user to be online"
+		);
 		expect(nodes).toEqual([gochat.broker.nodeID]);
 	});
 

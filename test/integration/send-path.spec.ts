@@ -3,6 +3,7 @@ import type { Message } from "../../lib/types";
 import { startGoChat, RunningGoChat } from "../helpers/gochat";
 import { Account, Api, register } from "../helpers/http";
 import { closeAll, connect, emitAck, record } from "../helpers/sockets";
+import { until } from "../helpers/wait";
 
 type Ack = {
 	ok: boolean;
@@ -25,6 +26,40 @@ async function historyOf(account: Account, conversationId: string): Promise<Mess
 		all.push(...page.body.messages);
 		if (!page.body.hasMore) return all;
 	}
+}
+
+/**
+ * Holds the next message INSERT until release(): a send stays in flight as long as the test
+ * wants, so what happens around it does not depend on how fast the machine is.
+ */
+function holdNextMessageInsert(gochat: RunningGoChat) {
+	const sequelize = (
+		gochat.broker.getLocalService("repo.messages") as unknown as {
+			db: { sequelize: { query(sql: string, ...rest: unknown[]): Promise<unknown> } };
+		}
+	).db.sequelize;
+	const query = sequelize.query.bind(sequelize);
+	let open!: () => void;
+	const gate = new Promise<void>(resolve => (open = resolve));
+	let reachedIt!: () => void;
+	const reached = new Promise<void>(resolve => (reachedIt = resolve));
+	let held: Promise<unknown> | null = null;
+	sequelize.query = (sql: string, ...rest: unknown[]) => {
+		if (held || !sql.startsWith("INSERT INTO messages")) return query(sql, ...rest);
+		held = gate.then(() => query(sql, ...rest));
+		reachedIt();
+		return held;
+	};
+	return {
+		/** Resolves once an INSERT is held. */
+		reached,
+		/** Lets the held INSERT run, waits for it, and puts the real query back. */
+		async release() {
+			open();
+			await held?.catch(() => undefined);
+			sequelize.query = query;
+		}
+	};
 }
 
 const direct = async (a: Account, b: Account) =>
@@ -175,17 +210,20 @@ describe("overload: a tiny admission limit", () => {
 		sockets.push(e, f);
 		const atFay = record<{ message: Message }>(f, "message:new");
 
-		const timed = range(60).map(async n => {
-			const started = Date.now();
-			const ack = await sendOver(e, id, `o-${n}`);
-			return { ack, ms: Date.now() - started };
-		});
-		const results = await Promise.all(timed);
-		const refused = results.filter(r => !r.ack.ok);
-		const acked = results.filter(r => r.ack.ok).map(r => r.ack.message!);
-		expect(refused.length).toBeGreaterThan(0);
-		expect(acked.length).toBeGreaterThan(0);
-		for (const { ack } of refused) {
+		// The first send is held at its INSERT, so it keeps the one slot while the burst arrives.
+		const hold = holdNextMessageInsert(gochat);
+		const first = sendOver(e, id, "o-0");
+		await hold.reached;
+		let answered = 0;
+		const sends = range(60).map(n => sendOver(e, id, `o-${n}`).finally(() => answered++));
+		// Two wait in the queue; every other one is refused without waiting for the slot.
+		await until(() => answered >= 58, "the burst's refusals");
+		await hold.release();
+		const results = await Promise.all([first, ...sends]);
+		const refused = results.filter(ack => !ack.ok);
+		const acked = results.filter(ack => ack.ok).map(ack => ack.message!);
+		expect([acked.length, refused.length]).toEqual([3, 58]);
+		for (const ack of refused) {
 			expect(ack.error).toMatchObject({ code: "OVERLOADED", details: { retryAfter: expect.any(Number) } });
 		}
 
@@ -199,17 +237,22 @@ describe("overload: a tiny admission limit", () => {
 		expect(atFay.map(x => x.message.id).sort()).toEqual(acked.map(m => m.id).sort());
 
 		// Over REST the same refusal is a 503 with Retry-After.
-		const burst = await Promise.all(
-			range(30).map(n =>
-				eli.api.post(`/api/v1/conversations/${id}/messages`, {
-					clientMsgId: `r-${n}`,
-					type: "text",
-					content: "rest"
-				})
-			)
-		);
+		const post = (n: number) =>
+			eli.api.post(`/api/v1/conversations/${id}/messages`, {
+				clientMsgId: `r-${n}`,
+				type: "text",
+				content: "rest"
+			});
+		const restHold = holdNextMessageInsert(gochat);
+		const firstPost = post(0);
+		await restHold.reached;
+		let posted = 0;
+		const posts = range(30).map(n => post(n).finally(() => posted++));
+		await until(() => posted >= 28, "the REST burst's refusals");
+		await restHold.release();
+		const burst = await Promise.all([firstPost, ...posts]);
 		const rejected = burst.filter(r => r.status !== 200);
-		expect(rejected.length).toBeGreaterThan(0);
+		expect(rejected).toHaveLength(28);
 		for (const r of rejected) {
 			expect([r.status, r.body.error.code, r.headers.get("retry-after")]).toEqual([503, "OVERLOADED", "1"]);
 		}
@@ -232,31 +275,12 @@ describe("a send the client gave up on", () => {
 		const socket = await connect(gochat.baseUrl, gil.accessToken);
 		try {
 			// Hold the next message INSERT until the client has had its answer.
-			const sequelize = (
-				gochat.broker.getLocalService("repo.messages") as unknown as {
-					db: { sequelize: { query(sql: string, ...rest: unknown[]): Promise<unknown> } };
-				}
-			).db.sequelize;
-			const query = sequelize.query.bind(sequelize);
-			let release!: () => void;
-			const gate = new Promise<void>(resolve => {
-				release = resolve;
-			});
-			let heldInsert: Promise<unknown> | null = null;
-			sequelize.query = (sql: string, ...rest: unknown[]) => {
-				if (!heldInsert && sql.startsWith("INSERT INTO messages")) {
-					heldInsert = gate.then(() => query(sql, ...rest));
-					return heldInsert;
-				}
-				return query(sql, ...rest);
-			};
+			const hold = holdNextMessageInsert(gochat);
 			const started = Date.now();
 			const ack = await sendOver(socket, id, "slow-1", "too late");
 			expect(ack).toMatchObject({ ok: false, error: { code: "SERVICE_UNAVAILABLE" } });
 			expect(Date.now() - started).toBeLessThan(2000);
-			release();
-			await heldInsert!.catch(() => undefined);
-			sequelize.query = query;
+			await hold.release();
 
 			const resent = await sendOver(socket, id, "slow-1", "too late");
 			expect(resent).toMatchObject({ ok: true, message: { seq: 1, content: "too late" } });

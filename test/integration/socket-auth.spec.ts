@@ -174,7 +174,8 @@ describe("socket tokens: auth:refresh and auth:expired", () => {
 		const lifetime = Date.now() - issuedAt;
 		console.log(`unrefreshed socket ended ${lifetime} ms after its token was issued (ACCESS_TOKEN_TTL=10)`);
 		expect(lifetime).toBeGreaterThanOrEqual(9_000);
-		expect(lifetime).toBeLessThan(12_000);
+		// Up to 10 s of token, then the expiry timer: what is left is slack for a loaded machine.
+		expect(lifetime).toBeLessThan(15_000);
 
 		const arrival = nextEvent(peer, "message:new");
 		const sent = await emitAck(refreshed, "message:send", {

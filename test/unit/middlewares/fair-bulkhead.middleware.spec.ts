@@ -131,7 +131,8 @@ describe("FairBulkheadMiddleware on a broker", () => {
 			actions: {
 				fair: {
 					params: { id: "string" },
-					timeout: 200,
+					// Far above what a test needs on a loaded machine: a call times out only when it asks to.
+					timeout: 10_000,
 					fairBulkhead: {
 						concurrency: 1,
 						maxQueueSize: 3,
@@ -153,8 +154,8 @@ describe("FairBulkheadMiddleware on a broker", () => {
 		ran = [];
 	});
 
-	const call = (id: string, userId: string) =>
-		broker.call<string, { id: string }>("work.fair", { id }, { meta: { userId } });
+	const call = (id: string, userId: string, timeout?: number) =>
+		broker.call<string, { id: string }>("work.fair", { id }, { meta: { userId }, timeout });
 	const releaseAll = async () => {
 		while (releases.length > 0) {
 			releases.shift()!();
@@ -195,7 +196,7 @@ describe("FairBulkheadMiddleware on a broker", () => {
 
 	test("a call that timed out while waiting is answered by the timeout and never runs", async () => {
 		const first = call("t0", "a");
-		const waited = await call("t1", "b").catch(err => err);
+		const waited = await call("t1", "b", 200).catch(err => err);
 		expect(waited).toBeInstanceOf(Errors.RequestTimeoutError);
 		await releaseAll();
 		await first.catch(() => undefined);

@@ -140,7 +140,8 @@ function stateStoreContract(make: () => StateStore): void {
 		expect((await store.countAttempt(counters)).allowed).toBe(true);
 		const refused = await store.countAttempt(counters);
 		expect(refused).toMatchObject({ allowed: false, refusedBy: 0 });
-		expect(refused.retryAfterMs).toBeGreaterThan(900);
+		// Most of the 1 s window is left (the round trips to Redis take the rest).
+		expect(refused.retryAfterMs).toBeGreaterThan(500);
 		expect(refused.retryAfterMs).toBeLessThanOrEqual(1000);
 		// The refused attempt counted nowhere: a counter at 2 of 3 on its own still passes.
 		expect((await store.countAttempt([counter("att:user", 3)])).allowed).toBe(true);

@@ -10,7 +10,7 @@ import { Syncer } from "./realtime/sync";
 import { Session } from "./session";
 import { ChatStore } from "./store/chat-store";
 import { ConversationList } from "./store/conversation-list";
-import type { ChatMessage, ClientEvents, ClientOptions, ConnectionState, ConversationView } from "./types";
+import type { ChatMessage, ClientEvents, ClientOptions, ConnectionState, ConversationView, OutboxStore } from "./types";
 
 /** Options the tests and embedders may tune beyond ClientOptions. */
 export interface GoChatClientOptions extends ClientOptions {
@@ -61,12 +61,14 @@ export class GoChatClient extends Emitter<ClientEvents> {
 	/** Syncs waiting retryAfter: a disconnect wakes them, so no timer outlives the socket. */
 	private readonly sleepers = new Map<ReturnType<typeof setTimeout>, () => void>();
 	private listRefresh: Promise<void> | null = null;
+	private readonly outboxStore: OutboxStore | undefined;
 
 	constructor(options: GoChatClientOptions) {
 		super();
 		this.session = new Session(options);
 		this.api = new Api(this.session);
 		this.gapSyncDelayMs = options.gapSyncDelayMs ?? 2000;
+		this.outboxStore = options.outboxStore;
 		this.store = new ChatStore(
 			{
 				me: () => this.session.user?.id,
@@ -105,7 +107,8 @@ export class GoChatClient extends Emitter<ClientEvents> {
 			},
 			{
 				changed: message => this.store.showLocal(message, "updated"),
-				sent: (pending, stored) => this.store.sent(pending, stored)
+				sent: (pending, stored) => this.store.sent(pending, stored),
+				listChanged: () => this.saveOutbox()
 			},
 			{ maxRetries: options.maxSendRetries }
 		);
@@ -120,6 +123,8 @@ export class GoChatClient extends Emitter<ClientEvents> {
 		);
 		this.session.on("tokens", ({ accessToken, user }) => this.onTokens(accessToken, user));
 		this.session.on("signedOut", ({ reason }) => {
+			// Logging out takes the unsent messages with it; an expired or revoked session keeps them for the next sign-in.
+			if (reason === "logout" && this.signedInAs) this.outboxStore?.save(this.signedInAs, []);
 			this.connection.close();
 			this.reset();
 			this.signedInAs = null;
@@ -343,6 +348,7 @@ export class GoChatClient extends Emitter<ClientEvents> {
 		if (this.signedInAs === user.id) return;
 		this.signedInAs = user.id;
 		this.emit("auth", { user });
+		this.restoreOutbox(user.id);
 		if (reopen) this.connection.open();
 	}
 
@@ -360,6 +366,17 @@ export class GoChatClient extends Emitter<ClientEvents> {
 	private onInterrupted(): void {
 		this.ready = false;
 		this.outbox.interrupted();
+	}
+
+	/** The unsent messages saved for this user (an earlier page or process): shown, and sent once connected. */
+	private restoreOutbox(userId: string): void {
+		if (!this.outboxStore) return;
+		for (const message of this.outbox.restore(this.outboxStore.load(userId)))
+			this.store.showLocal(message, "added");
+	}
+
+	private saveOutbox(): void {
+		if (this.signedInAs) this.outboxStore?.save(this.signedInAs, this.outbox.list());
 	}
 
 	/** The other users of the 1:1 conversations known here. */

@@ -3,6 +3,7 @@ export { GoChatClient } from "./client";
 export type { GoChatClientOptions } from "./client";
 export { GoChatError } from "./errors";
 export { MemoryTokenStore, WebStorageTokenStore } from "./token-store";
+export { OUTBOX_STORE_MAX, WebStorageOutboxStore } from "./outbox-store";
 export { Api } from "./api";
 export { Session } from "./session";
 export { Emitter } from "./emitter";

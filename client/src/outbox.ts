@@ -15,6 +15,8 @@ export interface OutboxEvents {
 	changed(message: ChatMessage): void;
 	/** The server stored it (ack, or a copy that arrived first). */
 	sent(pending: ChatMessage, stored: Message): void;
+	/** What list() answers changed (a message added, failed, retried, stored or discarded): time to save it. */
+	listChanged?(): void;
 }
 
 export interface OutboxOptions {
@@ -87,8 +89,26 @@ export class Outbox {
 			status: "pending"
 		};
 		this.entries.set(message.clientMsgId, { message, refusals: 0, attempt: 0 });
+		this.events.listChanged?.();
 		this.flush();
 		return message;
+	}
+
+	/**
+	 * Puts back unsent messages saved before a reload (an OutboxStore), in their order and with their
+	 * clientMsgId: one that reached the server before is answered with the stored original. Answers
+	 * the messages taken (ones already here are skipped).
+	 */
+	restore(saved: ChatMessage[]): ChatMessage[] {
+		const restored: ChatMessage[] = [];
+		for (const item of saved) {
+			if (this.entries.has(item.clientMsgId)) continue;
+			const message: ChatMessage = { ...item, id: null, seq: null };
+			this.entries.set(message.clientMsgId, { message, refusals: 0, attempt: 0 });
+			restored.push(message);
+		}
+		this.flush();
+		return restored;
 	}
 
 	get(clientMsgId: string): ChatMessage | undefined {
@@ -108,6 +128,7 @@ export class Outbox {
 		delete entry.message.error;
 		entry.refusals = 0;
 		this.events.changed(entry.message);
+		this.events.listChanged?.();
 		this.flush();
 		return true;
 	}
@@ -117,6 +138,7 @@ export class Outbox {
 		const entry = this.entries.get(clientMsgId);
 		if (!entry || entry.message.status !== "failed") return undefined;
 		this.entries.delete(clientMsgId);
+		this.events.listChanged?.();
 		return entry.message;
 	}
 
@@ -131,6 +153,7 @@ export class Outbox {
 		if (this.inFlight === stored.clientMsgId) this.inFlight = null;
 		this.transientStreak = 0;
 		this.events.sent(entry.message, stored);
+		this.events.listChanged?.();
 		this.flush();
 		return entry.message;
 	}
@@ -207,6 +230,7 @@ export class Outbox {
 		}
 		entry.message = { ...entry.message, status: "failed", error };
 		this.events.changed(entry.message);
+		this.events.listChanged?.();
 		this.flush();
 	}
 

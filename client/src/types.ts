@@ -86,6 +86,15 @@ export interface TokenStore {
 	clear(): void | Promise<void>;
 }
 
+/**
+ * Saves a user's unsent messages (pending and failed), so they survive a reload or a restart and
+ * are sent then (see outbox-store.ts for Web Storage). Not given: they live in memory only.
+ */
+export interface OutboxStore {
+	load(userId: string): ChatMessage[];
+	save(userId: string, messages: ChatMessage[]): void;
+}
+
 export interface StoredTokens {
 	accessToken: string;
 	refreshToken: string;
@@ -97,6 +106,8 @@ export interface ClientOptions {
 	baseUrl: string;
 	/** Where tokens are kept; in memory when not given. */
 	tokenStore?: TokenStore;
+	/** Where unsent messages are kept across reloads; in memory only when not given. */
+	outboxStore?: OutboxStore;
 	/** The fetch to use (Node 18+ and browsers have one). */
 	fetch?: typeof fetch;
 	/** Socket.IO transports; ["websocket"] by default (works behind load balancers without sticky sessions). */

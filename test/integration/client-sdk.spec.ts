@@ -1,6 +1,8 @@
 import crypto from "crypto";
 import { shutdown } from "../../lib/health/shutdown";
 import { GoChatClient } from "../../client/src/client";
+import { WebStorageOutboxStore } from "../../client/src/outbox-store";
+import { MemoryTokenStore } from "../../client/src/token-store";
 import type { ChatMessage, ClientEvents } from "../../client/src/types";
 import { RunningGoChat, startGoChat } from "../helpers/gochat";
 import { Api } from "../helpers/http";
@@ -12,6 +14,14 @@ import { until } from "../helpers/wait";
  */
 
 const clients: GoChatClient[] = [];
+
+/** localStorage / sessionStorage as a Map, for the stores of a client running in Node. */
+class MapStorage {
+	private readonly map = new Map<string, string>();
+	getItem = (key: string) => this.map.get(key) ?? null;
+	setItem = (key: string, value: string) => void this.map.set(key, value);
+	removeItem = (key: string) => void this.map.delete(key);
+}
 
 function newClient(baseUrl: string, extra: Partial<ConstructorParameters<typeof GoChatClient>[0]> = {}) {
 	const client = new GoChatClient({ baseUrl, reconnectDelayMs: 100, reconnectDelayMaxMs: 500, ...extra });
@@ -182,6 +192,53 @@ describe("SDK clients on one GoChat", () => {
 		).toEqual(offline.map(m => m.clientMsgId));
 		const history = await bob.api.messages.history(direct.id);
 		expect(history.messages.map(m => m.content)).toEqual(contents(bob.messages(direct.id)));
+	});
+
+	test("unsent messages outlive a reload: the next client sends them once, even one the server stored just before", async () => {
+		const alice = await signedUp(gochat.baseUrl, "alice");
+		const tokenStore = new MemoryTokenStore();
+		const outboxStore = new WebStorageOutboxStore(new MapStorage());
+		const bob = await signedUp(gochat.baseUrl, "bob", { tokenStore, outboxStore });
+		const bobId = bob.user!.id;
+		await Promise.all([alice.connect(), bob.connect()]);
+		const direct = await alice.openDirect(bobId);
+
+		bob.disconnect();
+		const offline = ["written offline 1", "written offline 2"].map(text => bob.send(direct.id, text));
+		// The page closed between the server storing a message and its ack: stored, yet still in the saved outbox.
+		const stored = await bob.api.messages.send({
+			conversationId: direct.id,
+			clientMsgId: "stored-before-reload",
+			type: "text",
+			content: "stored before the reload"
+		});
+		const lostAck: ChatMessage = {
+			...offline[0],
+			clientMsgId: "stored-before-reload",
+			content: stored.message.content
+		};
+		outboxStore.save(bobId, [lostAck, ...outboxStore.load(bobId)]);
+		bob.dispose();
+
+		const reloaded = newClient(gochat.baseUrl, { tokenStore, outboxStore });
+		expect((await reloaded.restore())?.id).toBe(bobId);
+		expect(reloaded.messages(direct.id).map(m => [m.content, m.status])).toEqual([
+			["stored before the reload", "pending"],
+			["written offline 1", "pending"],
+			["written offline 2", "pending"]
+		]);
+		await reloaded.connect();
+		const expected = ["stored before the reload", "written offline 1", "written offline 2"];
+		await when(reloaded, "message", () => sent(reloaded, direct.id).length === 3, "the saved outbox to drain");
+		await when(alice, "message", () => sent(alice, direct.id).length === 3, "alice to get bob's messages");
+		for (const client of [alice, reloaded]) {
+			expectWhole(client.messages(direct.id));
+			expect(contents(client.messages(direct.id))).toEqual(expected);
+		}
+		expect(sent(reloaded, direct.id)[0].id).toBe(stored.message.id);
+		expect(outboxStore.load(bobId)).toEqual([]);
+		const history = await reloaded.api.messages.history(direct.id);
+		expect(history.messages.map(m => m.content)).toEqual(expected);
 	});
 
 	test("signing in as another user on a connected client: the old user's messages no longer arrive there", async () => {

@@ -1,4 +1,4 @@
-import { GoChatClient, WebStorageTokenStore, type User } from "./sdk";
+import { GoChatClient, WebStorageOutboxStore, WebStorageTokenStore, type User } from "./sdk";
 import { byTestId, coalesce, reason } from "./dom";
 import { Names } from "./names";
 import { mountAuth } from "./views/auth";
@@ -8,7 +8,12 @@ import { mountConversationList } from "./views/conversation-list";
 import { mountPanels } from "./views/panels";
 
 /** Boot: restore the stored session or show the auth screen; wire the SDK's events to the views. */
-const chat = new GoChatClient({ baseUrl: location.origin, tokenStore: new WebStorageTokenStore() });
+// Unsent messages are kept per tab (sessionStorage): a reload sends them instead of losing them.
+const chat = new GoChatClient({
+	baseUrl: location.origin,
+	tokenStore: new WebStorageTokenStore(),
+	outboxStore: new WebStorageOutboxStore()
+});
 
 const app = document.getElementById("app") as HTMLElement;
 const names = new Names(chat, (userId, name) => conversation.relabel(userId, name));

@@ -1,5 +1,6 @@
 import type { Socket } from "socket.io-client";
 import { GoChatClient, type GoChatClientOptions } from "../../../client/src/client";
+import type { ChatMessage } from "../../../client/src/types";
 import type { Message, User } from "../../../lib/types";
 import { jwt } from "./fake-server";
 import { FakeSocketBase } from "./fake-socket";
@@ -277,6 +278,47 @@ describe("GoChatClient state", () => {
 		await tick();
 		expect(asked().slice(before)).toEqual(["GET /presence?userIds=2%2C7"]);
 		socket().next("sync").answer(upToDate);
+		client.dispose();
+	});
+
+	test("with an outbox store, unsent messages outlive the client: the next one shows and sends them with the same clientMsgId; logout forgets them", async () => {
+		const saved = new Map<string, ChatMessage[]>();
+		const outboxStore = {
+			load: (userId: string) => saved.get(userId) ?? [],
+			save: (userId: string, messages: ChatMessage[]) => void saved.set(userId, messages)
+		};
+		const first = await connected({ outboxStore });
+		first.client.disconnect();
+		const a = first.client.send("single_1_2", "written offline");
+		const b = first.client.send("single_1_2", "and another");
+		expect(saved.get("1")?.map(m => m.clientMsgId)).toEqual([a.clientMsgId, b.clientMsgId]);
+		first.client.dispose();
+
+		// A reload: a new client, the same stores.
+		const { client, socket } = setup({ outboxStore });
+		await client.login("alice", "pw");
+		expect(client.messages("single_1_2").map(m => [m.content, m.status])).toEqual([
+			["written offline", "pending"],
+			["and another", "pending"]
+		]);
+		const ready = client.connect();
+		await socket().handshake();
+		const resend = socket().next("message:send");
+		expect(resend.payload).toMatchObject({ clientMsgId: a.clientMsgId, content: "written offline" });
+		resend.answer({ ok: true, message: { ...message("single_1_2", 1, "1"), clientMsgId: a.clientMsgId } });
+		await tick();
+		expect(saved.get("1")?.map(m => m.clientMsgId)).toEqual([b.clientMsgId]);
+		socket().next("sync").answer(upToDate);
+		await ready;
+
+		// Signing in as bob keeps alice's for her next sign-in; logging out forgets bob's.
+		await client.login("bob", "pw");
+		expect(saved.get("1")?.map(m => m.clientMsgId)).toEqual([b.clientMsgId]);
+		client.send("single_1_2", "bob's");
+		expect(saved.get("2")).toHaveLength(1);
+		await client.logout();
+		expect(saved.get("2")).toEqual([]);
+		expect(saved.get("1")).toHaveLength(1);
 		client.dispose();
 	});
 

@@ -44,9 +44,15 @@ function setup(maxRetries = 3) {
 	const timers: Array<{ fn: () => void; ms: number }> = [];
 	const changed: ChatMessage[] = [];
 	const sent: Array<{ pending: ChatMessage; stored: Message }> = [];
-	const outbox = new Outbox(
+	/** What list() answered each time the outbox said it changed. */
+	const saves: string[][] = [];
+	const outbox: Outbox = new Outbox(
 		transport,
-		{ changed: m => changed.push(m), sent: (pending, s) => sent.push({ pending, stored: s }) },
+		{
+			changed: m => changed.push(m),
+			sent: (pending, s) => sent.push({ pending, stored: s }),
+			listChanged: () => saves.push(outbox.list().map(m => `${m.clientMsgId}:${m.status}`))
+		},
 		{
 			maxRetries,
 			setTimer: (fn, ms) => {
@@ -58,7 +64,7 @@ function setup(maxRetries = 3) {
 		}
 	);
 	const fire = () => timers.splice(0).forEach(t => t.fn());
-	return { transport, outbox, timers, changed, sent, fire };
+	return { transport, outbox, timers, changed, sent, saves, fire };
 }
 
 describe("Outbox", () => {
@@ -165,6 +171,67 @@ describe("Outbox", () => {
 		transport.last().answer("lost");
 		await tick();
 		expect(timers.map(t => t.ms)).toEqual([1000]);
+	});
+
+	test("says when its list changed: added, failed, retried, stored, discarded", async () => {
+		const { transport, outbox, saves } = setup();
+		const a = outbox.add("c1", "me", "x", "text");
+		transport.last().answer(refused("FORBIDDEN"));
+		await tick();
+		outbox.retry(a.clientMsgId);
+		transport.last().answer({ ok: true, message: stored(transport.last().params, 1) });
+		await tick();
+		const b = outbox.add("c1", "me", "y", "text");
+		transport.last().answer(refused("MESSAGE_TOO_LARGE"));
+		await tick();
+		outbox.discard(b.clientMsgId);
+		const [ida, idb] = [a.clientMsgId, b.clientMsgId];
+		expect(saves).toEqual([
+			[`${ida}:pending`],
+			[`${ida}:failed`],
+			[`${ida}:pending`],
+			[],
+			[`${idb}:pending`],
+			[`${idb}:failed`],
+			[]
+		]);
+	});
+
+	test("restore puts saved messages back in order with their clientMsgId, ahead of new ones, and sends them", async () => {
+		const { transport, outbox, sent } = setup();
+		const saved = (n: number, status: ChatMessage["status"]): ChatMessage => ({
+			id: null,
+			conversationId: "c1",
+			senderId: "me",
+			type: "text",
+			content: `saved ${n}`,
+			seq: null,
+			clientMsgId: `saved-${n}`,
+			createdAt: "2026-11-22T00:00:00.000Z",
+			status,
+			...(status === "failed" ? { error: { code: "FORBIDDEN", message: "no" } } : {})
+		});
+		transport.up = false;
+		const restored = outbox.restore([saved(1, "pending"), saved(2, "failed"), saved(3, "pending")]);
+		expect(restored.map(m => m.clientMsgId)).toEqual(["saved-1", "saved-2", "saved-3"]);
+		expect(outbox.restore([saved(1, "pending")])).toEqual([]);
+		outbox.add("c1", "me", "new", "text");
+		expect(transport.sent).toHaveLength(0);
+
+		transport.up = true;
+		outbox.reconnected();
+		const order: string[] = [];
+		for (let seq = 1; seq <= 3; seq++) {
+			const { params } = transport.last();
+			order.push(params.clientMsgId);
+			transport.last().answer({ ok: true, message: stored(params, seq) });
+			await tick();
+		}
+		// The failed one waits for retry(), as it did before the reload.
+		expect(order).toEqual(["saved-1", "saved-3", order[2]]);
+		expect(transport.sent[2].params.content).toBe("new");
+		expect(sent.map(s => s.pending.clientMsgId)).toEqual(order);
+		expect(outbox.list().map(m => [m.clientMsgId, m.status])).toEqual([["saved-2", "failed"]]);
 	});
 
 	test("a copy that arrives before the ack settles it; the late ack changes nothing", async () => {

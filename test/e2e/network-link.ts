@@ -1,15 +1,22 @@
 import net from "net";
 
+/** The request line and headers of a websocket handshake (Socket.IO's transport). */
+const WEBSOCKET_UPGRADE = /\r\nupgrade:\s*websocket\r\n/i;
+
 /**
- * One browser's own road to GoChat: a TCP relay on a free loopback port. cut() drops the
- * connections under way and resets new ones, the way a lost network looks to the page; restore()
- * lets them through again. Chromium's offline emulation is not used for this: in a sandbox with
- * only a loopback interface it leaves an open websocket to 127.0.0.1 alone.
+ * One browser's own road to GoChat: a TCP relay on a free loopback port.
+ * - cut() drops the connections under way and resets new ones, the way a lost network looks to
+ *   the page; restore() lets them through again.
+ * - cutRealtime() does the same to websockets alone, as a proxy that refuses upgrades would: the
+ *   page still loads and REST answers, but the socket stays down.
+ * Chromium's offline emulation is not used: in a sandbox with only a loopback interface it leaves
+ * an open websocket to 127.0.0.1 alone.
  */
 export class NetworkLink {
 	private readonly server: net.Server;
-	private readonly open = new Set<net.Socket>();
-	private isCut = false;
+	/** Each live connection from the browser, with its upstream, and whether it became a websocket. */
+	private readonly open = new Map<net.Socket, { upstream: net.Socket; websocket: boolean }>();
+	private refused: "nothing" | "everything" | "websockets" = "nothing";
 
 	private constructor(private readonly targetPort: number) {
 		this.server = net.createServer(client => this.relay(client));
@@ -29,12 +36,17 @@ export class NetworkLink {
 	}
 
 	cut(): void {
-		this.isCut = true;
-		for (const socket of this.open) socket.destroy();
+		this.refused = "everything";
+		for (const client of this.open.keys()) client.destroy();
+	}
+
+	cutRealtime(): void {
+		this.refused = "websockets";
+		for (const [client, { websocket }] of this.open) if (websocket) client.destroy();
 	}
 
 	restore(): void {
-		this.isCut = false;
+		this.refused = "nothing";
 	}
 
 	async close(): Promise<void> {
@@ -43,23 +55,24 @@ export class NetworkLink {
 	}
 
 	private relay(client: net.Socket): void {
-		if (this.isCut) {
+		if (this.refused === "everything") {
 			client.resetAndDestroy();
 			return;
 		}
 		const upstream = net.connect(this.targetPort, "127.0.0.1");
-		for (const [socket, other] of [
-			[client, upstream],
-			[upstream, client]
-		]) {
-			this.open.add(socket);
-			socket.on("error", () => other.destroy());
-			socket.on("close", () => {
-				this.open.delete(socket);
-				other.destroy();
-			});
-		}
-		client.pipe(upstream);
+		const entry = { upstream, websocket: false };
+		this.open.set(client, entry);
+		const end = () => {
+			this.open.delete(client);
+			client.destroy();
+			upstream.destroy();
+		};
+		for (const socket of [client, upstream]) socket.on("error", end).on("close", end);
+		client.on("data", (chunk: Buffer) => {
+			if (!entry.websocket && WEBSOCKET_UPGRADE.test(chunk.toString("latin1"))) entry.websocket = true;
+			if (entry.websocket && this.refused === "websockets") client.resetAndDestroy();
+			else upstream.write(chunk);
+		});
 		upstream.pipe(client);
 	}
 }

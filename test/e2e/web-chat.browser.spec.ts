@@ -10,8 +10,9 @@ import { NetworkLink } from "./network-link";
 /**
  * The web chat the gateway serves at /, in Debian's Chromium: two users in two browser contexts
  * (separate storage) sign up, talk in a 1:1, a group and the world room, and bob drops off twice
- * (network cut, then page closed) and catches up. Then carol logs in on a phone, is added to the
- * group, has sends refused, scrolls back through a long history and signs out; a guest drops by.
+ * (network cut, then page closed) and catches up; what he writes while his websocket is blocked
+ * survives a reload. Then carol logs in on a phone, is added to the group, has sends refused,
+ * scrolls back through a long history and signs out; a guest drops by.
  * One story: each test continues the previous one.
  */
 serverSuite("chromium", "web chat in a real browser", chromiumPath => {
@@ -219,6 +220,32 @@ serverSuite("chromium", "web chat in a real browser", chromiumPath => {
 		await screenshot(bob.page, "bob-group-narrow");
 		await bob.byTestId("back-button").click();
 		await bob.unreadIs(group, 0);
+	});
+
+	step("bob's websocket is blocked: what he writes stays pending through a reload, then goes out once", async () => {
+		await bob.open(direct, "Alice");
+		bobLink!.cutRealtime();
+		await bob.byTestId("connection-banner").waitFor({ state: "visible" });
+		const text = "Written while the socket was blocked";
+		await bob.byTestId("composer-input").fill(text);
+		await bob.byTestId("composer-input").press("Enter");
+		await bob.message(text, { mine: true, status: "pending" }).waitFor();
+
+		// The page and REST still load: the reload restores the unsent message from the tab's storage.
+		await bob.page.reload();
+		await bob.signedInAs("Bob");
+		await bob.open(direct, "Alice");
+		await bob.message(text, { mine: true, status: "pending" }).waitFor();
+		await screenshot(bob.page, "bob-pending-after-reload-narrow");
+
+		bobLink!.restore();
+		await bob.byTestId("connection-banner").waitFor({ state: "hidden" });
+		await bob.message(text, { mine: true, status: "sent" }).waitFor();
+		directLog.push(text);
+		await alice.open(direct, "Bob");
+		expect(await alice.transcriptBecomes(directLog)).toEqual(directLog);
+		expect(await bob.transcriptBecomes(directLog)).toEqual(directLog);
+		await bob.byTestId("back-button").click();
 	});
 
 	step("a wrong password shows the refusal; the right one logs carol in on a fresh phone", async () => {

@@ -124,7 +124,7 @@ export class GoChatClient extends Emitter<ClientEvents> {
 		this.session.on("tokens", ({ accessToken, user }) => this.onTokens(accessToken, user));
 		this.session.on("signedOut", ({ reason }) => {
 			// Logging out takes the unsent messages with it; an expired or revoked session keeps them for the next sign-in.
-			if (reason === "logout" && this.signedInAs) this.outboxStore?.save(this.signedInAs, []);
+			if (reason === "logout" && this.signedInAs) this.writeOutbox(this.signedInAs, []);
 			this.connection.close();
 			this.reset();
 			this.signedInAs = null;
@@ -157,6 +157,10 @@ export class GoChatClient extends Emitter<ClientEvents> {
 	/** Ends the session on the server; the store is cleared, the socket closed, and `auth` says so. */
 	async logout(): Promise<void> {
 		this.disconnect();
+		// The unsent messages go with the session, at once: a late ack must not save them again.
+		const leaving = this.signedInAs;
+		this.outbox.clear();
+		if (leaving) this.writeOutbox(leaving, []);
 		await this.session.logout();
 	}
 
@@ -371,12 +375,26 @@ export class GoChatClient extends Emitter<ClientEvents> {
 	/** The unsent messages saved for this user (an earlier page or process): shown, and sent once connected. */
 	private restoreOutbox(userId: string): void {
 		if (!this.outboxStore) return;
-		for (const message of this.outbox.restore(this.outboxStore.load(userId)))
-			this.store.showLocal(message, "added");
+		let saved: ChatMessage[] = [];
+		try {
+			saved = this.outboxStore.load(userId);
+		} catch {
+			// An unreadable store (storage blocked, a broken file) holds nothing this client can send.
+		}
+		for (const message of this.outbox.restore(saved)) this.store.showLocal(message, "added");
 	}
 
 	private saveOutbox(): void {
-		if (this.signedInAs) this.outboxStore?.save(this.signedInAs, this.outbox.list());
+		if (this.signedInAs) this.writeOutbox(this.signedInAs, this.outbox.list());
+	}
+
+	/** A store that cannot save (full, blocked) costs only the reload's copy: the messages are still sent. */
+	private writeOutbox(userId: string, messages: ChatMessage[]): void {
+		try {
+			this.outboxStore?.save(userId, messages);
+		} catch {
+			// Nothing else to do: sending goes on from memory.
+		}
 	}
 
 	/** The other users of the 1:1 conversations known here. */

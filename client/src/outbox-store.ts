@@ -1,4 +1,4 @@
-import type { KeyValueStorage } from "./token-store";
+import { type KeyValueStorage, webStorage } from "./token-store";
 import type { ChatMessage, OutboxStore } from "./types";
 
 /** At most this many unsent messages are kept per user: a store is no place for an unbounded queue. */
@@ -17,29 +17,36 @@ export class WebStorageOutboxStore implements OutboxStore {
 		storage?: KeyValueStorage,
 		private readonly prefix = "gochat.outbox."
 	) {
-		const found = storage ?? (globalThis as { sessionStorage?: KeyValueStorage }).sessionStorage;
+		const found = storage ?? webStorage("sessionStorage");
 		if (!found) throw new TypeError("WebStorageOutboxStore needs a storage: no sessionStorage here");
 		this.storage = found;
 	}
 
 	load(userId: string): ChatMessage[] {
-		const text = this.storage.getItem(this.prefix + userId);
-		if (!text) return [];
 		try {
-			const saved: unknown = JSON.parse(text);
+			const saved: unknown = JSON.parse(this.storage.getItem(this.prefix + userId) ?? "[]");
 			return Array.isArray(saved) ? saved.filter(item => isUnsent(item, userId)).slice(0, OUTBOX_STORE_MAX) : [];
 		} catch {
 			return [];
 		}
 	}
 
+	/** Past the cap, pending messages are kept before failed ones: they are the ones still to be sent. */
 	save(userId: string, messages: ChatMessage[]): void {
 		const key = this.prefix + userId;
+		const pending = messages.filter(m => m.status === "pending");
+		const kept = new Set([...pending, ...messages.filter(m => m.status !== "pending")].slice(0, OUTBOX_STORE_MAX));
 		try {
-			if (messages.length === 0) this.storage.removeItem(key);
-			else this.storage.setItem(key, JSON.stringify(messages.slice(0, OUTBOX_STORE_MAX)));
+			if (kept.size === 0) this.storage.removeItem(key);
+			else this.storage.setItem(key, JSON.stringify(messages.filter(m => kept.has(m))));
 		} catch {
-			// Over the storage quota: the messages stay in memory and are still sent; only a reload would lose them.
+			// Over the quota: an older copy left behind would bring back messages sent or discarded since.
+			// Without it a reload loses the unsent ones; until then they are sent from memory.
+			try {
+				this.storage.removeItem(key);
+			} catch {
+				// Storage unusable: nothing is kept.
+			}
 		}
 	}
 }

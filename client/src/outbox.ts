@@ -151,7 +151,8 @@ export class Outbox {
 		if (!entry || entry.message.senderId !== stored.senderId) return undefined;
 		this.entries.delete(stored.clientMsgId);
 		if (this.inFlight === stored.clientMsgId) this.inFlight = null;
-		this.transientStreak = 0;
+		// A wait for a lost ack or an outage ends with proof the server is storing again.
+		this.endTransientHold();
 		this.events.sent(entry.message, stored);
 		this.events.listChanged?.();
 		this.flush();
@@ -165,11 +166,7 @@ export class Outbox {
 
 	/** A socket is up again: resend at once, unless the server asked to wait. */
 	reconnected(): void {
-		this.transientStreak = 0;
-		if (this.holdTimer !== null && this.holdTransient) {
-			this.clearTimer(this.holdTimer);
-			this.holdTimer = null;
-		}
+		this.endTransientHold();
 		this.flush();
 	}
 
@@ -232,6 +229,14 @@ export class Outbox {
 		this.events.changed(entry.message);
 		this.events.listChanged?.();
 		this.flush();
+	}
+
+	/** Ends a wait for a lost ack or an outage, and its backoff; a wait the server asked for (retryAfter) stays. */
+	private endTransientHold(): void {
+		this.transientStreak = 0;
+		if (this.holdTimer === null || !this.holdTransient) return;
+		this.clearTimer(this.holdTimer);
+		this.holdTimer = null;
 	}
 
 	/** Pauses every send (the server said to wait, or is unreachable), then goes on in order. */

@@ -94,6 +94,7 @@ export class Session extends Emitter<SessionEvents> {
 		const expired = Date.now() >= this.expiresAt;
 		this.forget();
 		if (!tokens) return;
+		const epoch = this.epoch;
 		try {
 			// Logout needs a valid access token; an expired one is refreshed first.
 			const access = expired
@@ -103,6 +104,8 @@ export class Session extends Emitter<SessionEvents> {
 		} catch {
 			// The server may be unreachable: the tokens are dropped all the same.
 		}
+		// Someone signed in while the server was asked: their tokens and state stay.
+		if (this.epoch !== epoch) return;
 		await this.clearStore();
 		this.emit("signedOut", { reason: "logout" });
 	}

@@ -22,6 +22,33 @@ export interface KeyValueStorage {
 	removeItem(key: string): void;
 }
 
+/** A Web Storage stand-in in memory: what a page gets where the browser blocks storage. */
+export class MemoryStorage implements KeyValueStorage {
+	private readonly items = new Map<string, string>();
+	getItem(key: string): string | null {
+		return this.items.get(key) ?? null;
+	}
+	setItem(key: string, value: string): void {
+		this.items.set(key, value);
+	}
+	removeItem(key: string): void {
+		this.items.delete(key);
+	}
+}
+
+/**
+ * The page's localStorage or sessionStorage; undefined where there is none (Node). A browser that
+ * blocks storage throws a SecurityError on mere access: the page then gets a MemoryStorage, so it
+ * works, without surviving a reload.
+ */
+export function webStorage(name: "localStorage" | "sessionStorage"): KeyValueStorage | undefined {
+	try {
+		return (globalThis as Record<string, unknown>)[name] as KeyValueStorage | undefined;
+	} catch {
+		return new MemoryStorage();
+	}
+}
+
 /**
  * Keeps tokens in Web Storage (localStorage by default) so a reload stays signed in. Tabs of one
  * origin share it: Session reads it again before refreshing, since refresh tokens work only once.
@@ -33,7 +60,7 @@ export class WebStorageTokenStore implements TokenStore {
 		storage?: KeyValueStorage,
 		private readonly key = "gochat.tokens"
 	) {
-		const found = storage ?? (globalThis as { localStorage?: KeyValueStorage }).localStorage;
+		const found = storage ?? webStorage("localStorage");
 		if (!found) throw new TypeError("WebStorageTokenStore needs a storage: no localStorage here");
 		this.storage = found;
 	}

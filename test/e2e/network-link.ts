@@ -62,17 +62,25 @@ export class NetworkLink {
 		const upstream = net.connect(this.targetPort, "127.0.0.1");
 		const entry = { upstream, websocket: false };
 		this.open.set(client, entry);
-		const end = () => {
-			this.open.delete(client);
+		// An error on either side drops both; an orderly end is passed on (pipe ends the browser's
+		// side once what the server sent is written), so no answer is cut short.
+		const drop = () => {
 			client.destroy();
 			upstream.destroy();
 		};
-		for (const socket of [client, upstream]) socket.on("error", end).on("close", end);
-		client.on("data", (chunk: Buffer) => {
-			if (!entry.websocket && WEBSOCKET_UPGRADE.test(chunk.toString("latin1"))) entry.websocket = true;
-			if (entry.websocket && this.refused === "websockets") client.resetAndDestroy();
-			else upstream.write(chunk);
+		client.on("error", drop).on("close", () => {
+			this.open.delete(client);
+			upstream.destroy();
 		});
+		upstream.on("error", drop);
+		client.on("data", (chunk: Buffer) => {
+			// Chromium opens a fresh connection for each websocket, so its handshake is the first chunk.
+			if (!entry.websocket && WEBSOCKET_UPGRADE.test(chunk.toString("latin1"))) entry.websocket = true;
+			if (entry.websocket && this.refused === "websockets") return void client.resetAndDestroy();
+			if (!upstream.write(chunk)) client.pause();
+		});
+		upstream.on("drain", () => client.resume());
+		client.on("end", () => upstream.end());
 		upstream.pipe(client);
 	}
 }

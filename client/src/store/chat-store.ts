@@ -69,6 +69,9 @@ export class ChatStore {
 	/** A REST summary (list, openDirect): title, read position; an empty conversation has nothing to catch up on. */
 	merge(summary: ConversationSummary): ConversationView {
 		const row = this.list.merge(summary);
+		// A message still pending here (restored after a reload, say) stays the row's last one.
+		const last = this.logs.get(summary.id)?.last();
+		if (last?.seq === null) this.list.offerLast(summary.id, last);
 		if (summary.lastSeq === 0) this.logOf(summary.id).initCursor(0);
 		this.changed();
 		return row;
@@ -105,7 +108,10 @@ export class ChatStore {
 	sent(pending: ChatMessage, stored: Message): void {
 		const log = this.logOf(stored.conversationId);
 		log.removeLocal(pending.clientMsgId);
-		const added = log.add(stored);
+		// Stored long before what is held (a restored message whose ack was lost before a reload): held
+		// there it would leave a hole that scroll-back never fills; history brings it in its place.
+		const detached = log.size > 0 && stored.seq < log.lowestSeq - 1;
+		const added = detached ? null : log.add(stored);
 		const shown = added ?? log.messages().find(m => m.id === stored.id) ?? { ...stored, status: "sent" as const };
 		this.list.offerLast(stored.conversationId, log.last());
 		this.movePositions(stored.conversationId, stored.seq, stored.seq);
@@ -117,7 +123,8 @@ export class ChatStore {
 	/** A pending or failed message into its conversation's log and row. */
 	showLocal(message: ChatMessage, change: "added" | "updated"): void {
 		this.logOf(message.conversationId).putLocal(message);
-		this.list.ensure(message.conversationId, message.createdAt);
+		const { created } = this.list.ensure(message.conversationId, message.createdAt);
+		if (created) this.hooks.unknown(message.conversationId);
 		this.list.offerLast(message.conversationId, message);
 		this.hooks.emit("message", { conversationId: message.conversationId, message, change });
 		this.changed();

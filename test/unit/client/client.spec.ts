@@ -322,6 +322,117 @@ describe("GoChatClient state", () => {
 		client.dispose();
 	});
 
+	test("an outbox store that throws costs only the saved copy: sends are shown and go out, sign-in goes on", async () => {
+		const outboxStore = {
+			load: (): ChatMessage[] => {
+				throw new Error("SecurityError");
+			},
+			save: () => {
+				throw new Error("QuotaExceededError");
+			}
+		};
+		const { client, socket } = await connected({ outboxStore });
+		const pending = client.send("single_1_2", "still sent");
+		expect(client.messages("single_1_2").map(m => m.status)).toEqual(["pending"]);
+		const send = socket().next("message:send");
+		send.answer({ ok: true, message: { ...message("single_1_2", 1, "1"), clientMsgId: pending.clientMsgId } });
+		await tick();
+		expect(client.messages("single_1_2").map(m => m.status)).toEqual(["sent"]);
+		// Signing in as someone else still reopens the socket.
+		await client.login("bob", "pw");
+		expect(client.connectionState).toBe("connecting");
+		client.dispose();
+	});
+
+	test("a restored message stored long before what is held is left to history, not put above a hole", async () => {
+		const saved = new Map<string, ChatMessage[]>();
+		const outboxStore = {
+			load: (userId: string) => saved.get(userId) ?? [],
+			save: (userId: string, messages: ChatMessage[]) => void saved.set(userId, messages)
+		};
+		const rest = fakeRest(new Map([["world", 500]]));
+		const lostAck: ChatMessage = {
+			id: null,
+			conversationId: "world",
+			senderId: "1",
+			type: "text",
+			content: "sent before the reload",
+			seq: null,
+			clientMsgId: "lost-ack",
+			createdAt: "2026-11-22T00:00:00.000Z",
+			status: "pending"
+		};
+		saved.set("1", [lostAck]);
+		const { client, socket } = setup({ outboxStore }, rest);
+		await client.login("alice", "pw");
+		const ready = client.connect();
+		await socket().handshake();
+		// The sync brings the newest 200; the resend is answered with the original, seq 100.
+		const newest = Array.from({ length: 200 }, (_, i) => message("world", 301 + i));
+		socket()
+			.next("sync")
+			.answer({
+				ok: true,
+				conversations: [
+					{ conversationId: "world", messages: newest, lastSeq: 500, readSeq: 0, hasMore: false }
+				],
+				nextCursor: null
+			});
+		await ready;
+		socket()
+			.next("message:send")
+			.answer({ ok: true, message: { ...message("world", 100, "1"), clientMsgId: "lost-ack" } });
+		await tick();
+		const held = client.messages("world");
+		expect(held.map(m => m.status).every(status => status === "sent")).toBe(true);
+		expect(held[0].seq).toBe(301);
+		await client.loadOlder("world", 50);
+		expect(rest.calls).toContain("GET /conversations/world/messages?beforeSeq=301&limit=50");
+		expect(saved.get("1")).toEqual([]);
+		client.dispose();
+	});
+
+	test("a restored pending message stays its row's last message after the REST list merges, and the row is asked for", async () => {
+		const saved = new Map<string, ChatMessage[]>([
+			[
+				"1",
+				[
+					{
+						id: null,
+						conversationId: "single_1_2",
+						senderId: "1",
+						type: "text",
+						content: "restored",
+						seq: null,
+						clientMsgId: "r-1",
+						createdAt: "2026-11-22T00:00:00.000Z",
+						status: "pending"
+					}
+				]
+			]
+		]);
+		const outboxStore = { load: (userId: string) => saved.get(userId) ?? [], save: () => undefined };
+		const rest = fakeRest();
+		const { client } = setup({ outboxStore }, rest);
+		await client.login("alice", "pw");
+		await tick();
+		// The row the restore made is unknown to the client: the REST list is asked for its title.
+		expect(rest.calls).toContain("GET /conversations?limit=100");
+		(client as unknown as { store: { merge(summary: unknown): void } }).store.merge({
+			id: "single_1_2",
+			type: "single",
+			title: "bob",
+			lastMessage: message("single_1_2", 7, "2"),
+			lastSeq: 7,
+			readSeq: 7,
+			updatedAt: "2026-11-22T00:00:01.000Z"
+		});
+		const row = client.conversations().find(c => c.id === "single_1_2");
+		expect(row?.title).toBe("bob");
+		expect(row?.lastMessage?.content).toBe("restored");
+		client.dispose();
+	});
+
 	test("typing is never sent in the world room", async () => {
 		const { client, socket } = await connected();
 		client.typing("world");

@@ -61,22 +61,49 @@ describe("WebStorageOutboxStore", () => {
 		expect(store.load("1").map(m => m.clientMsgId)).toEqual(["c-1", "c-6"]);
 	});
 
-	test(`keeps at most ${OUTBOX_STORE_MAX} messages, and a full storage does not throw`, () => {
+	test(`keeps at most ${OUTBOX_STORE_MAX} messages, pending ones before failed ones, in their order`, () => {
 		const storage = new MapStorage();
 		const store = new WebStorageOutboxStore(storage);
-		store.save(
-			"1",
-			Array.from({ length: OUTBOX_STORE_MAX + 50 }, (_, i) => unsent(i))
-		);
+		const failed = Array.from({ length: OUTBOX_STORE_MAX }, (_, i) => unsent(i, "1", "failed"));
+		const pending = [unsent(1000), unsent(1001)];
+		store.save("1", [...failed, ...pending]);
 		const loaded = store.load("1");
 		expect(loaded).toHaveLength(OUTBOX_STORE_MAX);
+		expect(loaded.slice(-2).map(m => m.clientMsgId)).toEqual(["c-1000", "c-1001"]);
 		expect(loaded[0].clientMsgId).toBe("c-0");
-		storage.full = true;
-		expect(() => store.save("1", [unsent(1)])).not.toThrow();
-		expect(store.load("1")).toHaveLength(OUTBOX_STORE_MAX);
 	});
 
-	test("needs a storage where there is no sessionStorage", () => {
+	test("a full storage does not throw, and leaves no older copy that would bring back sent messages", () => {
+		const storage = new MapStorage();
+		const store = new WebStorageOutboxStore(storage);
+		store.save("1", [unsent(1), unsent(2)]);
+		storage.full = true;
+		expect(() => store.save("1", [unsent(2)])).not.toThrow();
+		expect(store.load("1")).toEqual([]);
+	});
+
+	test("a storage whose reads throw loads nothing", () => {
+		const storage = new MapStorage();
+		storage.getItem = () => {
+			throw new Error("SecurityError");
+		};
+		expect(new WebStorageOutboxStore(storage).load("1")).toEqual([]);
+	});
+
+	test("needs a storage where there is no sessionStorage; where the browser blocks it, keeps them in memory", () => {
 		expect(() => new WebStorageOutboxStore()).toThrow(/no sessionStorage/);
+		Object.defineProperty(globalThis, "sessionStorage", {
+			configurable: true,
+			get: () => {
+				throw new Error("SecurityError: access is denied for this document");
+			}
+		});
+		try {
+			const store = new WebStorageOutboxStore();
+			store.save("1", [unsent(1)]);
+			expect(store.load("1")).toEqual([unsent(1)]);
+		} finally {
+			delete (globalThis as { sessionStorage?: unknown }).sessionStorage;
+		}
 	});
 });

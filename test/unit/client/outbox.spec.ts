@@ -234,6 +234,20 @@ describe("Outbox", () => {
 		expect(outbox.list().map(m => [m.clientMsgId, m.status])).toEqual([["saved-2", "failed"]]);
 	});
 
+	test("a message stored while the next one waits out a lost ack ends that wait at once", async () => {
+		const { transport, outbox, timers } = setup();
+		outbox.add("c1", "me", "x", "text");
+		const first = transport.last().params;
+		transport.last().answer("lost");
+		await tick();
+		expect(timers.map(t => t.ms)).toEqual([1000]);
+		// The copy of the first arrives by push: the server is storing again, so its resend is not needed.
+		outbox.add("c1", "me", "y", "text");
+		outbox.settle(stored(first, 1));
+		expect(timers).toEqual([]);
+		expect(transport.last().params.content).toBe("y");
+	});
+
 	test("a copy that arrives before the ack settles it; the late ack changes nothing", async () => {
 		const { transport, outbox, sent } = setup();
 		const a = outbox.add("c1", "me", "x", "text");

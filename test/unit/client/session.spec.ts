@@ -143,6 +143,22 @@ describe("Session tokens", () => {
 		await expect(session.accessToken()).rejects.toMatchObject({ code: "UNAUTHORIZED" });
 	});
 
+	it("a sign-in that lands while the logout is still on its way keeps its tokens", async () => {
+		const { server, session, store, signedOut } = setup();
+		await session.login("alice", "pw");
+		// The logout's request takes 50 ms; the login after it is answered at once and lands first.
+		server.delayMs = 50;
+		const out = session.logout();
+		server.delayMs = 0;
+		await session.login("alice", "pw");
+		const kept = store.load();
+		await out;
+		expect(signedOut()).toEqual([]);
+		expect(store.load()).toEqual(kept);
+		expect(session.user).toEqual(alice);
+		session.dispose();
+	});
+
 	it("logs out locally even when the server cannot be reached", async () => {
 		const { server, session, store, signedOut } = setup();
 		await session.login("alice", "pw");

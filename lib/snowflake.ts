@@ -50,6 +50,18 @@ export class SnowflakeGenerator {
 		);
 	}
 
+	/**
+	 * Mints nothing at or before `wallMs`, the newest millisecond a worker ID's previous holder may
+	 * have minted: a clock that only just reached it (a timer may fire a millisecond early) moves on
+	 * to the next millisecond instead of reusing it.
+	 */
+	startAfter(wallMs: number): void {
+		const floor = wallMs - SNOWFLAKE_EPOCH;
+		if (wallMs <= 0 || floor < this.lastTimestamp) return;
+		this.lastTimestamp = floor;
+		this.sequence = MAX_SEQUENCE;
+	}
+
 	/** Wall-clock millisecond of the newest ID handed out (0: none yet); a worker ID's next holder starts after it. */
 	get lastMintedAt(): number {
 		return this.lastTimestamp < 0 ? 0 : this.lastTimestamp + SNOWFLAKE_EPOCH;

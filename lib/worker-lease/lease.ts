@@ -251,6 +251,8 @@ export class WorkerIdLease implements IdSource {
 				this.options.logger.warn(`Clock went back ${drift} ms; Snowflake IDs continue from the last timestamp`)
 			);
 		}
+		// The wait above is a timer's; this is the guarantee.
+		this.generator.startAfter(mintedUntil);
 		this.workerId = workerId;
 		this.inheritedFloor = mintedUntil;
 		this.holdUntil(since);

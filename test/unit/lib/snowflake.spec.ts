@@ -65,6 +65,25 @@ describe("SnowflakeGenerator", () => {
 		expect(gen.lastMintedAt).toBe(now + 100);
 	});
 
+	test("started after a previous holder's last millisecond, mints nothing in it even when the clock reads it", () => {
+		const last = SNOWFLAKE_EPOCH + 800;
+		let now = last;
+		const warnings: number[] = [];
+		const gen = new SnowflakeGenerator(
+			9,
+			() => now,
+			drift => warnings.push(drift)
+		);
+		gen.startAfter(last);
+		expect(parseSnowflake(gen.next()).timestamp).toBe(last + 1);
+		now = last + 5;
+		expect(parseSnowflake(gen.next())).toMatchObject({ timestamp: last + 5, sequence: 0 });
+		// A floor behind what it minted itself changes nothing.
+		gen.startAfter(last);
+		expect(parseSnowflake(gen.next())).toMatchObject({ timestamp: last + 5, sequence: 1 });
+		expect(warnings).toEqual([]);
+	});
+
 	test.each([-1, MAX_WORKER_ID + 1, 1.5])("refuses worker ID %p", workerId => {
 		expect(() => new SnowflakeGenerator(workerId)).toThrow(RangeError);
 	});

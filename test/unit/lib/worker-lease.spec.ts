@@ -233,4 +233,21 @@ describe("WorkerIdLease", () => {
 		expect(await second.start()).toBe(workerId);
 		expect(parseSnowflake(second.next()).timestamp).toBeGreaterThan(last);
 	});
+
+	test("the next holder never mints in the previous holder's last millisecond, even when its clock reads exactly that", async () => {
+		const server = new MemoryServer();
+		let wall = Date.now();
+		const { lease: first } = started(server, "a", { wall: () => wall });
+		const workerId = await first.start();
+		const last = parseSnowflake(first.next()).timestamp;
+		await first.stop();
+
+		// The next holder's clock stands on that millisecond (its wait's timer fired a millisecond early, say).
+		const { lease: second } = started(server, "b", { wall: () => wall });
+		expect(await second.start()).toBe(workerId);
+		const minted = parseSnowflake(second.next());
+		expect([minted.workerId, minted.timestamp]).toEqual([workerId, last + 1]);
+		wall += 10;
+		expect(parseSnowflake(second.next()).timestamp).toBe(wall);
+	});
 });

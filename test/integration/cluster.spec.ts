@@ -1,6 +1,7 @@
 import type { Socket } from "socket.io-client";
 import { startGoChat, RunningGoChat, waitForServiceOn } from "../helpers/gochat";
 import { Api, register } from "../helpers/http";
+import { until } from "../helpers/wait";
 import { closeAll, connect, emitAck, nextEvent } from "../helpers/sockets";
 
 type Stats = { nodeId: string; users: number; sockets: number; pushesReceived: number };
@@ -66,8 +67,16 @@ describe("a cluster of gateway nodes", () => {
 		});
 		expect((await atA).message.id).toBe(reply.message.id);
 
-		const [afterA, afterB, afterC] = await Promise.all([stats(a), stats(b), stats(c)]);
 		// Each message: one push to the recipient's node, one to the sender's node for the sender's other devices.
+		// The push to the sender's own node may land after the ack: wait for the counts, then check them exactly.
+		let [afterA, afterB, afterC] = [beforeA, beforeB, beforeC];
+		await until(async () => {
+			[afterA, afterB, afterC] = await Promise.all([stats(a), stats(b), stats(c)]);
+			return (
+				afterA.pushesReceived - beforeA.pushesReceived >= 2 &&
+				afterB.pushesReceived - beforeB.pushesReceived >= 2
+			);
+		}, "both pushes of each message counted");
 		expect(afterB.pushesReceived - beforeB.pushesReceived).toBe(2);
 		expect(afterA.pushesReceived - beforeA.pushesReceived).toBe(2);
 		expect(afterC.pushesReceived - beforeC.pushesReceived).toBe(0);

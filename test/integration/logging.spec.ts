@@ -2,6 +2,14 @@ import crypto from "crypto";
 import { sqliteDatabase, TestDatabase } from "../helpers/gochat";
 import { Api, register } from "../helpers/http";
 import { childEnv, ensureBuild, freePort, GoChatProcess, startProcess } from "../helpers/processes";
+import { until } from "../helpers/wait";
+
+/** The lines written so far, without one the process may still be in the middle of writing. */
+const completeLines = (output: string) =>
+	output
+		.split("\n")
+		.slice(0, -1)
+		.filter(line => line !== "");
 
 /** One line of LOG_FORMAT=json output, as an operator's log shipper reads it. */
 interface LogLine {
@@ -34,11 +42,7 @@ describe("logs with LOG_FORMAT=json", () => {
 		await database?.drop();
 	});
 
-	const lines = () =>
-		gochat
-			.output()
-			.split("\n")
-			.filter(line => line !== "");
+	const lines = () => completeLines(gochat.output());
 
 	test("every line is one JSON object with time, level, node, module and message", () => {
 		const notJson = lines().filter(line => {
@@ -77,13 +81,14 @@ describe("logs with LOG_FORMAT=json", () => {
 		const messageId = sent.body.message.id as string;
 		// The task logs the push once the queued job ran.
 		await gochat.waitFor(new RegExp(`Message ${messageId} of world: pushed`), { from, timeoutMs: 10_000 });
+		// waitFor may see the line half written: read once it is whole.
+		await until(
+			() =>
+				completeLines(gochat.output().slice(from)).some(line => line.includes(`Message ${messageId} of world`)),
+			"the task's log line written whole"
+		);
 
-		const logged = gochat
-			.output()
-			.slice(from)
-			.split("\n")
-			.filter(line => line !== "")
-			.map(line => JSON.parse(line) as LogLine);
+		const logged = completeLines(gochat.output().slice(from)).map(line => JSON.parse(line) as LogLine);
 		const ofRequest = logged.filter(line => line.requestId === requestId);
 		const messages = ofRequest.map(line => `${line.mod}: ${line.msg}`);
 		// moleculer-web's own request and response lines, the REST call's action, and the task's line.

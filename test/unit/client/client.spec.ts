@@ -125,6 +125,16 @@ function fakeRest(lastSeq = new Map<string, number>()) {
 }
 
 const tick = () => new Promise(resolve => setImmediate(resolve));
+
+/** An OutboxStore in a Map the test can read: what a reload would find. */
+function memoryOutboxStore() {
+	const saved = new Map<string, ChatMessage[]>();
+	const outboxStore = {
+		load: (userId: string) => saved.get(userId) ?? [],
+		save: (userId: string, messages: ChatMessage[]) => void saved.set(userId, messages)
+	};
+	return { saved, outboxStore };
+}
 const upToDate = { ok: true, conversations: [], nextCursor: null };
 
 function setup(options: Partial<GoChatClientOptions> = {}, rest = fakeRest()) {
@@ -282,11 +292,7 @@ describe("GoChatClient state", () => {
 	});
 
 	test("with an outbox store, unsent messages outlive the client: the next one shows and sends them with the same clientMsgId; logout forgets them", async () => {
-		const saved = new Map<string, ChatMessage[]>();
-		const outboxStore = {
-			load: (userId: string) => saved.get(userId) ?? [],
-			save: (userId: string, messages: ChatMessage[]) => void saved.set(userId, messages)
-		};
+		const { saved, outboxStore } = memoryOutboxStore();
 		const first = await connected({ outboxStore });
 		first.client.disconnect();
 		const a = first.client.send("single_1_2", "written offline");
@@ -345,11 +351,7 @@ describe("GoChatClient state", () => {
 	});
 
 	test("a restored message stored long before what is held is left to history, not put above a hole", async () => {
-		const saved = new Map<string, ChatMessage[]>();
-		const outboxStore = {
-			load: (userId: string) => saved.get(userId) ?? [],
-			save: (userId: string, messages: ChatMessage[]) => void saved.set(userId, messages)
-		};
+		const { saved, outboxStore } = memoryOutboxStore();
 		const rest = fakeRest(new Map([["world", 500]]));
 		const lostAck: ChatMessage = {
 			id: null,
